@@ -370,7 +370,7 @@ def main(argv=None) -> int:
     parser.add_argument("command", choices=["fetch", "verify"])
     parser.add_argument("--data-dir", default=None, help="data folder (default: $COURSE_DATA_DIR or <repo>/data)")
     parser.add_argument("names", nargs="*", help=f"data sets among {', '.join(DATASETS)} (default: all)")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     names = args.names or list(DATASETS)
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
