@@ -5,7 +5,13 @@ once. Importing ``helpers`` is cheap: submodules load on first use, and TensorFl
 only inside the functions that need it.
 """
 
+import os
 from importlib import import_module
+
+# Quiet TensorFlow's C++ start-up chatter (CPU feature notes, absl preamble) in every
+# notebook: `import helpers` comes before the first TensorFlow import. An explicit
+# setting by the user wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
@@ -18,10 +24,15 @@ _EXPORTS = {
     "seed_everything": "helpers.reproducibility",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+_SUBMODULES = ("datasets", "envcheck", "gradcheck", "grading", "metrics", "mission_data", "plots",
+               "preprocessing", "reproducibility")
+
+__all__ = ["__version__", *_EXPORTS, *_SUBMODULES]
 
 
 def __getattr__(name):
     if name in _EXPORTS:
         return getattr(import_module(_EXPORTS[name]), name)
+    if name in _SUBMODULES:  # so that `import helpers; helpers.plots.plot_history(...)` works
+        return import_module(f"helpers.{name}")
     raise AttributeError(f"module 'helpers' has no attribute {name!r}")

@@ -40,7 +40,7 @@ def environment_report(min_helpers: str = "0.1.0") -> tuple[dict[str, str], list
         "tensorflow": _tf_version() or "missing",
         "keras": _safe_version("keras"),
         "helpers": helpers.__version__,
-        "kernel": sys.prefix,
+        "kernel": _kernel_label(),
     }
     problems = []
     if not versions["python"].startswith(EXPECTED["python"] + "."):
@@ -55,6 +55,12 @@ def environment_report(min_helpers: str = "0.1.0") -> tuple[dict[str, str], list
     for name, ok in present.items():
         versions[f"data:{name}"] = "verified" if ok else f"MISSING in {data_dir()} (run `make data`)"
     return versions, problems
+
+
+def _kernel_label() -> str:
+    """'course .venv' for the course's own environment, else the interpreter's prefix."""
+    prefix = Path(sys.prefix).resolve()
+    return "course .venv" if prefix == repo_root() / ".venv" else str(prefix)
 
 
 def _safe_version(dist: str) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 
 def _history_dict(h) -> dict[str, list[float]]:
@@ -21,12 +22,16 @@ def _history_dict(h) -> dict[str, list[float]]:
 
 
 def plot_history(histories, labels: Sequence[str] | None = None, metrics=("accuracy", "loss"),
-                 title: str | None = None):
+                 title: str | None = None, splits=("train", "validation")):
     """Training curves: one panel per metric, train solid and validation dashed.
 
     ``histories`` is one History (or dict) or a list of them; ``labels`` names each run.
-    Epochs are counted from 1, as Keras prints them.
+    ``splits`` picks the curves: ``("validation",)`` compares many runs' validation curves
+    without crowding the plot. Epochs are counted from 1, as Keras prints them.
     """
+    unknown = set(splits) - {"train", "validation"}
+    if unknown or not splits:
+        raise ValueError(f"splits must be drawn from ('train', 'validation'), got {splits!r}")
     runs = list(histories) if isinstance(histories, (list, tuple)) else [histories]
     dicts = [_history_dict(h) for h in runs]
     if labels is None:
@@ -41,15 +46,16 @@ def plot_history(histories, labels: Sequence[str] | None = None, metrics=("accur
         for i, (d, label) in enumerate(zip(dicts, labels, strict=True)):
             color = f"C{i}"
             prefix = f"{label} " if label else ""
-            if metric in d:
+            if metric in d and "train" in splits:
                 ax.plot(range(1, len(d[metric]) + 1), d[metric], color=color, label=f"{prefix}train")
-            if f"val_{metric}" in d:
+            if f"val_{metric}" in d and "validation" in splits:
                 ax.plot(range(1, len(d[f"val_{metric}"]) + 1), d[f"val_{metric}"], color=color,
                         linestyle="--", label=f"{prefix}validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7 if len(dicts) > 2 else 8, ncol=2 if len(dicts) > 2 else 1)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -59,3 +59,19 @@ def test_confusion_matrix_counts_and_plot():
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "b", "c"]
     with pytest.raises(ValueError, match="differ in length"):
         plots.confusion_matrix([0, 1], [0])
+
+
+def test_plot_history_validation_only_and_integer_epochs():
+    fig = plots.plot_history([_history(), _history()], labels=["a", "b"], splits=("validation",))
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2]
+    assert all(float(t).is_integer() for t in fig.axes[0].get_xticks())
+    with pytest.raises(ValueError, match="splits"):
+        plots.plot_history(_history(), splits=("test",))
+
+
+def test_submodules_reachable_from_the_package():
+    import helpers
+
+    assert helpers.plots.plot_history is plots.plot_history
+    with pytest.raises(AttributeError):
+        helpers.no_such_thing  # noqa: B018
