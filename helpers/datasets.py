@@ -159,7 +159,8 @@ def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
         raise DatasetError(
             f"{source} holds {len(data)} bytes, its header promises {expected}: truncated."
         )
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+    # A writable copy, as keras.datasets returns: students may edit arrays in place.
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims).copy()
 
 
 def to_idx_bytes(array: np.ndarray) -> bytes:

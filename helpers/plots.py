@@ -22,12 +22,14 @@ def _history_dict(h) -> dict[str, list[float]]:
 
 
 def plot_history(histories, labels: Sequence[str] | None = None, metrics=("accuracy", "loss"),
-                 title: str | None = None, splits=("train", "validation")):
+                 title: str | None = None, splits=("train", "validation"),
+                 val_label: str = "validation"):
     """Training curves: one panel per metric, train solid and validation dashed.
 
     ``histories`` is one History (or dict) or a list of them; ``labels`` names each run.
     ``splits`` picks the curves: ``("validation",)`` compares many runs' validation curves
-    without crowding the plot. Epochs are counted from 1, as Keras prints them.
+    without crowding the plot; ``val_label`` renames the dashed curves (e.g. "test" when the
+    ``val_*`` entries were measured on the test set). Epochs are counted from 1, as Keras prints them.
     """
     unknown = set(splits) - {"train", "validation"}
     if unknown or not splits:
@@ -50,7 +52,7 @@ def plot_history(histories, labels: Sequence[str] | None = None, metrics=("accur
                 ax.plot(range(1, len(d[metric]) + 1), d[metric], color=color, label=f"{prefix}train")
             if f"val_{metric}" in d and "validation" in splits:
                 ax.plot(range(1, len(d[f"val_{metric}"]) + 1), d[f"val_{metric}"], color=color,
-                        linestyle="--", label=f"{prefix}validation")
+                        linestyle="--", label=f"{prefix}{val_label}")
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric)

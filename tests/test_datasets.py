@@ -27,6 +27,7 @@ def test_mnist_facts():
     assert y_train[25168] == 9
     assert x_train.max() == 255 and x_train.min() == 0
     assert len(y_test) == 10000
+    x_train[0, 0, 0] = 1  # writable, as keras.datasets' arrays are
 
 
 def test_fashion_mnist_facts():

@@ -65,6 +65,8 @@ def test_plot_history_validation_only_and_integer_epochs():
     fig = plots.plot_history([_history(), _history()], labels=["a", "b"], splits=("validation",))
     assert [len(ax.lines) for ax in fig.axes] == [2, 2]
     assert all(float(t).is_integer() for t in fig.axes[0].get_xticks())
+    fig = plots.plot_history(_history(), val_label="test")
+    assert "test" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     with pytest.raises(ValueError, match="splits"):
         plots.plot_history(_history(), splits=("test",))
 
