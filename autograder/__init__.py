@@ -1,0 +1,26 @@
+"""nbgrader tooling for the course's graded missions.
+
+* ``nbgrader_config.py``: the course's nbgrader configuration (folders, gradebook,
+  time limits, feedback that hides hidden tests). ``../nbgrader_config.py`` loads it,
+  so nbgrader works from the repository root and from this folder.
+* ``release.py``: ``make release`` regenerates ``release/`` from ``source_notebooks/``.
+* ``grade.py``: ``make grade SUBMISSIONS=<dir>`` autogrades every submission.
+* ``feedback.py``: the feedback preprocessor that shows a failing hidden test's
+  message but never its code.
+"""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE_ID = "dl-course-missions"
+MISSIONS = (
+    "mission1_base_model",
+    "mission2_early_stopping",
+    "mission3_dropout",
+    "mission4_callback_99",
+)
+
+
+def db_url(root: Path = ROOT) -> str:
+    """The gradebook of the course at ``root``: ``sqlite:///<root>/autograder/gradebook.db``."""
+    return f"sqlite:///{Path(root) / 'autograder' / 'gradebook.db'}"

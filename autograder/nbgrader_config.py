@@ -1,0 +1,85 @@
+"""nbgrader configuration of the course (nbgrader 0.9.6).
+
+Loaded by nbgrader run in this folder, and via ``../nbgrader_config.py`` by nbgrader
+and JupyterLab's Formgrader started at the repository root. Every path is derived
+from this file's location, so a scratch copy of the repository grades into itself.
+
+Layout (relative to the repository root)::
+
+    source_notebooks/<mission>/<mission>.ipynb   instructor versions (solutions, hidden tests)
+    release/<mission>/<mission>.ipynb            what students get (`make release`)
+    autograder/submitted/<student>/<mission>/    submissions (`make grade` copies them here)
+    autograder/autograded/<student>/<mission>/   executed and scored copies
+    autograder/feedback/<student>/<mission>/     one HTML report per notebook
+    autograder/gradebook.db                      the gradebook (SQLite)
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import GetGrades
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from autograder import COURSE_ID, db_url  # noqa: E402
+from autograder.feedback import HideTestCode  # noqa: E402
+
+# Kernels started by nbgrader inherit this: TensorFlow's C++ log lines would otherwise
+# reach test cells as stderr output, which nbgrader scores as a failed test.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+c = get_config()  # noqa: F821 - injected by traitlets when it loads this file
+
+# --------------------------------------------------------------------------- folders
+c.CourseDirectory.root = str(ROOT)
+c.CourseDirectory.course_id = COURSE_ID
+c.CourseDirectory.source_directory = "source_notebooks"
+c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.submitted_directory = "autograder/submitted"
+c.CourseDirectory.autograded_directory = "autograder/autograded"
+c.CourseDirectory.feedback_directory = "autograder/feedback"
+c.CourseDirectory.solution_directory = "autograder/solution"
+c.CourseDirectory.db_url = db_url(ROOT)
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+
+# The four missions (autograder.MISSIONS). `make release` runs generate_assignment for
+# each, which adds it, its notebook and its graded cells to the gradebook, so the
+# Formgrader lists all four; autograder.grade does the same when the gradebook is new.
+
+# --------------------------------------------------------------------------- releasing
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+c.ClearSolutions.begin_solution_delimeter = "BEGIN SOLUTION"
+c.ClearSolutions.end_solution_delimeter = "END SOLUTION"
+c.ClearSolutions.enforce_metadata = True
+c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
+c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
+c.ClearHiddenTests.enforce_metadata = True
+c.GenerateAssignment.create_assignment = True
+
+# --------------------------------------------------------------------------- executing
+# Per cell. The longest reference cell is mission 1's training (ten epochs at batch 32):
+# about 25 s on 2 idle cores, 115 s measured on a heavily loaded one. nbgrader's default
+# of 30 s would kill it; 600 s leaves room for a slower student choice on a busy
+# machine. autograder.grade adds a wall-clock limit per submission (900 s by default).
+c.Execute.timeout = 600
+c.ExecutePreprocessor.timeout = 600
+c.Execute.interrupt_on_timeout = True
+c.Execute.kernel_name = "python3"
+
+# Warnings and TensorFlow log lines on stderr would make nbgrader give a passing test
+# cell zero points; drop such stderr outputs before scoring.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"(?m)(\w+Warning:|^[IWEF]\d{4} |WARNING:|warnings\.warn\()"
+
+# --------------------------------------------------------------------------- feedback
+c.GenerateFeedback.preprocessors = [GetGrades, HideTestCode, CSSHTMLHeaderPreprocessor]
+
+# The exchange (nbgrader's release/collect folder for a shared server) lives in a
+# git-ignored folder of the course rather than /usr/local/share, which a student's
+# JupyterLab cannot create; the Formgrader then shows no warning about it.
+c.Exchange.root = str(ROOT / "autograder" / "exchange")

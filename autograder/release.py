@@ -1,0 +1,109 @@
+"""Regenerate ``release/`` from ``source_notebooks/`` with nbgrader.
+
+Usage::
+
+    make release                                  # = python -m autograder.release
+    python -m autograder.release --course-root DIR   # a scratch copy of the course
+    python -m autograder.release mission2_early_stopping
+
+For every mission this runs ``nbgrader generate_assignment <mission> --force`` in the
+course root, which writes ``release/<mission>/<mission>.ipynb`` without outputs,
+solutions or hidden tests, and records the mission, its notebook and its graded cells
+in the gradebook (so the Formgrader lists it and ``nbgrader autograde`` can grade it).
+Afterwards each release notebook is checked: no outputs, no solution or hidden-test
+markers left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from autograder import MISSIONS, ROOT
+
+LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+
+def nbgrader_env() -> dict[str, str]:
+    """The environment for nbgrader: this Python's bin/ first on PATH (nbgrader runs `alembic`)."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    return env
+
+
+def run_nbgrader(args: list[str], root: Path, timeout: float | None = None,
+                 ) -> subprocess.CompletedProcess:
+    """``python -m nbgrader ARGS`` in ``root`` (whose nbgrader_config.py sets every path)."""
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=nbgrader_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def release_problems(path: Path) -> list[str]:
+    """What is wrong with a release notebook: outputs, or leftover solution/test markers."""
+    nb = nbformat.read(path, as_version=4)
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.get("outputs"):
+            problems.append(f"cell {i} has outputs")
+        for marker in LEAK_MARKERS:
+            if marker in cell.source:
+                problems.append(f"cell {i} still contains '{marker}'")
+    return problems
+
+
+def generate(root: Path = ROOT, missions=MISSIONS, release_dir: str | None = None) -> list[Path]:
+    """Run generate_assignment for each mission; return the release notebooks written.
+
+    ``release_dir`` (absolute) writes the release elsewhere, e.g. to fill a fresh
+    gradebook without touching ``release/``. Raises RuntimeError naming the mission that
+    failed and nbgrader's last lines.
+    """
+    written = []
+    for mission in missions:
+        args = ["generate_assignment", mission, "--force"]
+        if release_dir is not None:
+            args.append(f"--CourseDirectory.release_directory={release_dir}")
+        proc = run_nbgrader(args, root)
+        out_dir = Path(release_dir) if release_dir else root / "release"
+        notebook = out_dir / mission / f"{mission}.ipynb"
+        if proc.returncode != 0 or not notebook.exists():
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+            raise RuntimeError(f"nbgrader generate_assignment {mission} failed "
+                               f"(exit {proc.returncode}):\n{tail}")
+        problems = release_problems(notebook)
+        if problems:
+            raise RuntimeError(f"{notebook} is not clean: " + "; ".join(problems))
+        written.append(notebook)
+    return written
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.release",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("missions", nargs="*", default=list(MISSIONS),
+                        help="missions to release (default: all four)")
+    parser.add_argument("--course-root", type=Path, default=ROOT,
+                        help="course root holding nbgrader_config.py (default: this repository)")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.missions) - set(MISSIONS))
+    if unknown:
+        parser.error(f"unknown mission(s) {', '.join(unknown)}; known: {', '.join(MISSIONS)}")
+    root = args.course_root.resolve()
+    try:
+        for notebook in generate(root, args.missions):
+            print(f"released {notebook.relative_to(root)}")
+    except RuntimeError as exc:
+        print(f"release failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

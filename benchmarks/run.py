@@ -1,0 +1,300 @@
+"""`make bench`: measure the course — run times, grading throughput, accuracy, set-up cost.
+
+Writes ``benchmarks/results.md`` (a table a person reads) and ``benchmarks/results.json``
+(the same figures for tools); every row names the machine it ran on.
+
+Sections (each can be skipped, see ``--help``):
+
+1. notebooks: every notebook in ``course/`` and ``source_notebooks/`` executed as the tests
+   execute them (a fresh kernel, cwd = the notebook's folder), seconds each and in total.
+   While they run, ``$COURSE_METRICS_FILE`` is set, so the figures the notebooks record
+   with ``helpers.metrics.record`` come from these very runs;
+2. grading: ``autograder.grade`` on a scratch copy of the course, one reference
+   submission per mission, then a batch of reference submissions under N student ids;
+3. accuracy: the recorded figures next to their reference figures;
+4. from scratch vs framework: ``benchmarks.numpy_vs_keras``;
+5. set-up: ``tools/setup.sh`` on a fresh clone (cold) and again (warm).
+
+``--tiny`` runs every section on a toy setting (one small generated notebook, one blank
+submission, 1,000 rows, warm set-up only): the test suite uses it to check that the
+command works, not to measure anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from helpers import metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Reference figures: (metric recorded by a notebook, reference value, where it comes from).
+REFERENCES = [
+    ("lecture01_dense64_val_accuracy", 0.973, "seed 000: Dense(64), 20 epochs, validation"),
+    ("lecture01_dense512_test_accuracy", 0.981, "seed 004: Dense(512), RMSprop, 5 epochs, test"),
+    ("lecture02_numpy_net_test_accuracy", 0.95, "course target: NumPy two-layer net, test"),
+    ("lecture03_sgd_test_accuracy", 0.897, "seed 001: plain SGD, 10 epochs, test"),
+    ("lecture03_momentum_test_accuracy", 0.972, "seed 001: SGD with momentum, 10 epochs, test"),
+    ("lecture06_cnn_test_accuracy", 0.99, "Keras example 'simple MNIST convnet', test"),
+    ("lecture07_sigmoid_sgd_val_accuracy", 0.884, "seed 003: sigmoid DNN + SGD, validation"),
+    ("lecture07_relu_adam_val_accuracy", 0.889, "seed 003: ReLU + Adam, validation"),
+    ("lecture07_glorot_4x512_val_accuracy", 0.892, "seed 003: 4x512 glorot_normal, validation"),
+    ("lecture07_dropout_val_accuracy", 0.896, "seed 003: 4x512 + Dropout(0.3), validation"),
+    ("lecture07_cnn_test_accuracy", 0.916, "Fashion-MNIST benchmark: 2 Conv+pooling (TensorFlow doc), test"),
+    ("mission1_test_accuracy", 0.972, "seed 001: mission 1 base model, test"),
+    ("mission2_test_accuracy", 0.96, "course target: mission 2, test"),
+    ("mission3_test_accuracy", 0.965, "course target: mission 3, test"),
+    ("mission4_train_accuracy", 0.99, "seed 001: the 99% callback, training accuracy"),
+]
+
+
+# --------------------------------------------------------------------------- machine
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{kb / 2**20:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    gpu = "none"
+    if shutil.which("nvidia-smi"):
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True)
+        gpu = out.stdout.strip().replace("\n", ", ") or "none"
+    return {"host": platform.node(), "cpu": cpu, "cores": str(os.cpu_count()), "memory": mem,
+            "gpu": gpu, "python": platform.python_version()}
+
+
+def machine_label(m: dict[str, str]) -> str:
+    return f"{m['cores']}-core {m['cpu']}" + (f", GPU {m['gpu']}" if m["gpu"] != "none" else "")
+
+
+# --------------------------------------------------------------------------- sections
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", flush=True)
+
+
+def time_notebook(path: Path, metrics_file: Path, timeout: int = 900) -> float:
+    nb = nbformat.read(path, as_version=4)
+    env_before = {k: os.environ.get(k) for k in (metrics.ENV_VAR, "COURSE_METRICS_SOURCE")}
+    os.environ[metrics.ENV_VAR] = str(metrics_file)
+    os.environ["COURSE_METRICS_SOURCE"] = path.stem
+    try:
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        return time.perf_counter() - start
+    finally:
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def notebook_section(notebooks: list[Path], metrics_file: Path) -> list[dict]:
+    rows = []
+    for i, path in enumerate(notebooks, 1):
+        log(f"notebook {i}/{len(notebooks)}: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+        seconds = time_notebook(path, metrics_file)
+        rows.append({"notebook": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name),
+                     "seconds": round(seconds, 1), "under_5_min": seconds < 300})
+        log(f"  {seconds:.0f} s")
+    return rows
+
+
+def _course_copy(dest: Path) -> Path:
+    """A scratch copy of what grading needs, so the repository's autograder/ is never written."""
+    for name in ("source_notebooks", "release"):
+        shutil.copytree(ROOT / name, dest / name)
+    (dest / "autograder").mkdir()
+    for f in (ROOT / "autograder").glob("*.py"):
+        shutil.copy2(f, dest / "autograder" / f.name)
+    shutil.copy2(ROOT / "nbgrader_config.py", dest / "nbgrader_config.py")
+    return dest
+
+
+def _reference_notebook(mission: str, blank: bool) -> Path:
+    return (ROOT / ("release" if blank else "source_notebooks") / mission / f"{mission}.ipynb")
+
+
+def grading_section(missions: list[str], batch: int, blank: bool, timeout: float) -> list[dict]:
+    from autograder.grade import Log, grade_folder
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-grade-") as tmp:
+        tmp = Path(tmp)
+        for mission in missions:
+            for n in sorted({1, batch}):
+                if n == 0:
+                    continue
+                course = _course_copy(tmp / f"{mission}-{n}")
+                subs = tmp / f"subs-{mission}-{n}"
+                for k in range(n):
+                    d = subs / f"student{k:02d}" / mission
+                    d.mkdir(parents=True)
+                    shutil.copy2(_reference_notebook(mission, blank), d / f"{mission}.ipynb")
+                log(f"grading {n} {'blank' if blank else 'reference'} submission(s) of {mission}")
+                grade_log = Log(course / "autograder" / "grade.log")
+                start = time.perf_counter()
+                outcomes = grade_folder(subs, course, timeout, grade_log)
+                seconds = time.perf_counter() - start
+                grade_log.close()
+                scores = sorted({(o.score, o.max_score) for o in outcomes})
+                rows.append({"mission": mission, "submissions": n, "seconds": round(seconds, 1),
+                             "seconds_per_submission": round(seconds / n, 1),
+                             "submissions_per_minute": round(60 * n / seconds, 2),
+                             "scores": [f"{s:g}/{m:g}" for s, m in scores if s is not None],
+                             "mode": "sequential"})
+                log(f"  {seconds:.0f} s, {seconds / n:.1f} s per submission, scores {rows[-1]['scores']}")
+    return rows
+
+
+def accuracy_section(recorded: dict[str, float]) -> list[dict]:
+    rows = []
+    for name, ref, source in REFERENCES:
+        value = recorded.get(name)
+        rows.append({"figure": name, "measured": None if value is None else round(value, 4),
+                     "reference": ref, "reference_source": source,
+                     "meets_reference": None if value is None else value >= ref})
+    return rows
+
+
+def setup_section(tiny: bool) -> list[dict]:
+    rows = []
+    if tiny:
+        start = time.perf_counter()
+        subprocess.run(["bash", "tools/setup.sh"], cwd=ROOT, check=True, capture_output=True)
+        return [{"setup": "warm (this checkout)", "seconds": round(time.perf_counter() - start, 1)}]
+    with tempfile.TemporaryDirectory(prefix="bench-clone-") as tmp:
+        clone = Path(tmp) / "course"
+        subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+        for label in ("cold (fresh clone)", "warm (repeated)"):
+            log(f"set-up, {label}")
+            start = time.perf_counter()
+            subprocess.run(["bash", "tools/setup.sh"], cwd=clone, check=True, capture_output=True)
+            rows.append({"setup": label, "seconds": round(time.perf_counter() - start, 1)})
+            log(f"  {rows[-1]['seconds']} s")
+    return rows
+
+
+# --------------------------------------------------------------------------- report
+def _table(rows: list[dict], columns: list[str]) -> str:
+    if not rows:
+        return "_not measured in this run_\n"
+    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in rows:
+        out.append("| " + " | ".join("" if r.get(c) is None else str(r.get(c)) for c in columns) + " |")
+    return "\n".join(out) + "\n"
+
+
+def write_report(results: dict, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    m = results["machine"]
+    nb_total = sum(r["seconds"] for r in results["notebooks"])
+    course_total = sum(r["seconds"] for r in results["notebooks"] if r["notebook"].startswith("course/"))
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `make bench` on {results['date']}. Machine for every row: **{machine_label(m)}**, "
+        f"{m['memory']} memory, Python {m['python']} (host `{m['host']}`)."
+        + (" **Tiny setting: these figures measure nothing.**" if results["tiny"] else ""),
+        "",
+        "## 1. Notebook run time",
+        "",
+        _table(results["notebooks"], ["notebook", "seconds", "under_5_min"]),
+        f"Total: {nb_total:.0f} s; lecture notebooks alone: {course_total:.0f} s "
+        f"(target: each under 300 s, the course under 1,500 s).",
+        "",
+        "## 2. Grading throughput (`make grade`)",
+        "",
+        _table(results["grading"], ["mission", "submissions", "seconds", "seconds_per_submission",
+                                    "submissions_per_minute", "scores", "mode"]),
+        "Target: under 60 s per submission per mission.",
+        "",
+        "## 3. Accuracy against the references",
+        "",
+        _table(results["accuracy"], ["figure", "measured", "reference", "meets_reference", "reference_source"]),
+        "## 4. From scratch against the framework (one epoch, same net, same batches)",
+        "",
+        _table([results["numpy_vs_keras"]] if results["numpy_vs_keras"] else [],
+               ["rows", "numpy_naive_s", "numpy_fast_s", "keras_s", "keras_first_epoch_s",
+                "naive_over_keras", "fast_over_keras"]),
+        "A ratio below 1 means NumPy is faster than Keras.",
+        "",
+        "## 5. Set-up cost",
+        "",
+        _table(results["setup"], ["setup", "seconds"]),
+    ]
+    (out_dir / "results.md").write_text("\n".join(lines))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="toy setting, to check the command works")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks", help="where results.md/json go")
+    parser.add_argument("--batch", type=int, default=20, help="submissions in the grading batch")
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["notebooks", "grading", "numpy", "setup"], help="sections to leave out")
+    args = parser.parse_args(argv)
+
+    results = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "tiny": args.tiny,
+               "notebooks": [], "grading": [], "accuracy": [], "numpy_vs_keras": {}, "setup": []}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        metrics_file = Path(tmp) / "metrics.jsonl"
+        if "notebooks" not in args.skip:
+            if args.tiny:
+                nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+                    "from helpers.metrics import record\nrecord('lecture06_cnn_test_accuracy', 0.5)")])
+                path = Path(tmp) / "tiny.ipynb"
+                nbformat.write(nb, path)
+                notebooks = [path]
+            else:
+                notebooks = sorted((ROOT / "course").glob("*.ipynb")) + sorted(
+                    (ROOT / "source_notebooks").glob("*/*.ipynb"))
+            results["notebooks"] = notebook_section(notebooks, metrics_file)
+        results["accuracy"] = accuracy_section(metrics.read(metrics_file))
+        if "grading" not in args.skip:
+            from autograder import MISSIONS
+
+            missions = list(MISSIONS[:1]) if args.tiny else list(MISSIONS)
+            results["grading"] = grading_section(missions, 1 if args.tiny else args.batch,
+                                                 blank=args.tiny, timeout=900)
+        if "numpy" not in args.skip:
+            from benchmarks.numpy_vs_keras import run as numpy_vs_keras
+
+            log("NumPy against Keras, one epoch")
+            results["numpy_vs_keras"] = {k: round(v, 3) if isinstance(v, float) else v
+                                         for k, v in numpy_vs_keras(1000 if args.tiny else 60000).items()}
+        if "setup" not in args.skip:
+            results["setup"] = setup_section(args.tiny)
+    results["bench_seconds"] = round(time.perf_counter() - started, 1)
+    write_report(results, args.out)
+    log(f"wrote {args.out / 'results.md'} and results.json in {results['bench_seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

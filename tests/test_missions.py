@@ -1,0 +1,502 @@
+"""The graded missions end to end: notebooks' nbgrader metadata, the grading helpers,
+release, autograding, scores, feedback and the `make grade` code path.
+
+The slow part runs ONE grading pass over a scratch copy of the course (never the
+repository's autograder/ folder): for every mission a reference submission (the
+instructor notebook), the blank release and a partly correct submission, plus one
+unreadable notebook. All slow tests read that pass's results.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from autograder import MISSIONS  # noqa: E402
+from autograder.feedback import HideTestCode, is_test_cell  # noqa: E402
+
+SOURCE = REPO / "source_notebooks"
+RELEASE = REPO / "release"
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+
+# The seed notes' Mission 3 model: Dropout after the softmax output, then another softmax.
+SEED_DROPOUT_MODEL = '''
+def build_dropout_model(hidden_units=50, rate=0.5):
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(hidden_units, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+        keras.layers.Dropout(rate),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+'''.strip()
+
+# Partly correct submissions: which cells to break, how, and the automatic score expected.
+PARTIAL = {
+    # correct builder, no training function: structure 3 + compile 2
+    "mission1_base_model": ({"train_base_model": None}, 5),
+    # correct callback, no training function: settings 2 + behaviour 3
+    "mission2_early_stopping": ({"train_with_early_stopping": None}, 5),
+    # the seed's model (and no comparison runs): only "inference is deterministic" (2) survives
+    "mission3_dropout": ({"build_dropout_model": SEED_DROPOUT_MODEL, "compare_capacity": None}, 2),
+    # correct callback, no train_mnist: behaviour 4 + missing key 2
+    "mission4_callback_99": ({"train_mnist": None}, 6),
+}
+
+
+def source_nb(mission: str):
+    return nbformat.read(SOURCE / mission / f"{mission}.ipynb", as_version=4)
+
+
+def release_nb(mission: str):
+    return nbformat.read(RELEASE / mission / f"{mission}.ipynb", as_version=4)
+
+
+def nbmeta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def auto_points(nb) -> float:
+    return sum(float(nbmeta(c)["points"]) for c in nb.cells if is_test_cell(c))
+
+
+def all_points(nb) -> float:
+    return sum(float(nbmeta(c).get("points", 0)) for c in nb.cells if nbmeta(c).get("grade"))
+
+
+# =========================================================================== fast checks
+@pytest.mark.parametrize("mission", MISSIONS)
+def test_source_notebook_metadata(mission):
+    nb = source_nb(mission)
+    ids = [nbmeta(c).get("grade_id") for c in nb.cells if nbmeta(c)]
+    assert len(ids) == len(set(ids)), f"duplicate grade ids in {mission}"
+    for cell in nb.cells:
+        meta = nbmeta(cell)
+        assert meta, f"{mission}: cell {cell.id} has no nbgrader metadata"
+        assert meta["schema_version"] == 3
+        assert set(meta) >= {"grade", "grade_id", "locked", "schema_version", "solution", "task"}
+        if meta["grade"]:
+            assert meta["points"] > 0
+        if is_test_cell(cell):
+            assert meta["locked"] and "### BEGIN HIDDEN TESTS" in cell.source, cell.id
+            assert "grading.assert_not_tampered()" in HIDDEN.search(cell.source).group(1)
+        if meta["solution"] and cell.cell_type == "code":
+            assert "### BEGIN SOLUTION" in cell.source, cell.id
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[0].source.split() == "import helpers helpers.check_environment() "\
+        "helpers.seed_everything(42)".split()
+    first_solution = next(i for i, c in enumerate(nb.cells) if nbmeta(c)["solution"])
+    grading_import = next(i for i, c in enumerate(nb.cells)
+                          if "from helpers import grading" in c.source)
+    assert grading_import < first_solution and nbmeta(nb.cells[grading_import])["locked"]
+    # the intro states the points
+    intro = nb.cells[0].source
+    assert f"**Points: {all_points(nb):g}**" in intro, f"{mission}: intro misstates the points"
+
+
+@pytest.mark.parametrize("mission", MISSIONS)
+def test_test_cells_leave_no_value_behind(mission):
+    """nbgrader reads a number left as a test cell's last value as partial credit (3 points
+    would become 0.97): every test cell must end in an assert or a grading.assert_* call."""
+    import ast
+
+    for cell in source_nb(mission).cells:
+        if not is_test_cell(cell):
+            continue
+        last = ast.parse(cell.source).body[-1]
+        ok = isinstance(last, ast.Assert) or (
+            isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
+            and ast.unparse(last.value.func).startswith("grading.assert_"))
+        assert ok, f"{mission}: test cell {cell.id} ends in `{ast.unparse(last)}`"
+        assert not any(o.output_type == "execute_result" for o in cell.get("outputs", [])), cell.id
+
+
+def test_grading_asserts_return_none(grading):
+    import keras
+
+    model = _mlp(keras, keras.layers.Dense(50, activation="relu"),
+                 keras.layers.Dense(10, activation="softmax"))
+    assert grading.assert_dense_architecture(model) is None
+    assert grading.assert_compiled(model) is None
+    import numpy as np
+
+    x = np.random.default_rng(1).random((20, 28, 28, 1), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[np.asarray(model(x, training=False)).argmax(axis=1)]
+    assert grading.assert_accuracy_at_least(model, x, y, 0.99) is None
+
+
+def test_mission3_has_a_manually_graded_answer():
+    nb = source_nb("mission3_dropout")
+    manual = [c for c in nb.cells if c.cell_type == "markdown" and nbmeta(c).get("grade")]
+    assert len(manual) == 1 and nbmeta(manual[0])["solution"] and nbmeta(manual[0])["points"] == 5
+    assert auto_points(nb) == 10 and all_points(nb) == 15
+
+
+@pytest.mark.parametrize("mission", MISSIONS)
+def test_release_is_clean(mission):
+    nb = release_nb(mission)
+    for cell in nb.cells:
+        assert not cell.get("outputs"), f"{mission}: release cell {cell.id} has outputs"
+        for marker in ("BEGIN SOLUTION", "HIDDEN TESTS", "Model answer", "Rubric"):
+            assert marker not in cell.source, f"{mission}: release cell {cell.id} leaks {marker!r}"
+
+
+def test_feedback_preprocessor_hides_test_code():
+    cell = nbformat.v4.new_code_cell(
+        "assert secret_check(model)\n### BEGIN HIDDEN TESTS\nhidden_thing()\n### END HIDDEN TESTS",
+        metadata={"nbgrader": {"grade": True, "grade_id": "t1", "locked": True, "points": 2,
+                               "schema_version": 3, "solution": False, "task": False}})
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="checked\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="  File x, line 3, in hidden_thing\n"),
+        nbformat.v4.new_output("error", ename="AssertionError", evalue="Expected 50 units.",
+                               traceback=["Traceback", "----> 3 hidden_thing()", "AssertionError"]),
+    ]
+    student = nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {
+        "grade": False, "grade_id": "s", "locked": False, "schema_version": 3,
+        "solution": True, "task": False}})
+    nb = nbformat.v4.new_notebook(cells=[cell, student])
+    nb, _ = HideTestCode().preprocess(nb, {})
+    assert nb.cells[0].source == "# Test `t1` (hidden tests not shown)"
+    assert [o.output_type for o in nb.cells[0].outputs] == ["stream", "error"]
+    assert nb.cells[0].outputs[1].traceback == ["AssertionError: Expected 50 units."]
+    assert nb.cells[1].source == "x = 1"
+
+
+# --------------------------------------------------------------------------- grading helpers
+@pytest.fixture(scope="module")
+def grading():
+    from helpers import grading
+
+    return grading
+
+
+def _mlp(keras, *layers):
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), *layers])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_architecture_messages(grading):
+    import keras
+
+    good = _mlp(keras, keras.layers.Dense(50, activation="relu"),
+                keras.layers.Dense(10, activation="softmax"))
+    grading.assert_dense_architecture(good, params=39_760)
+    grading.assert_compiled(good)
+    assert grading.describe_layers(good) == ["Flatten", "Dense(50, relu)", "Dense(10, softmax)"]
+    wide = _mlp(keras, keras.layers.Dense(64, activation="relu"),
+                keras.layers.Dense(10, activation="softmax"))
+    with pytest.raises(AssertionError, match="Expected 50 units in the hidden Dense layer, found 64"):
+        grading.assert_dense_architecture(wide)
+    seed = _mlp(keras, keras.layers.Dense(50, activation="relu"),
+                keras.layers.Dense(10, activation="softmax"), keras.layers.Dropout(0.5),
+                keras.layers.Dense(10, activation="softmax"))
+    spec = [grading.LayerSpec("Flatten"), grading.LayerSpec("Dense", 50, "relu"),
+            grading.LayerSpec("Dropout", rate=0.5), grading.LayerSpec("Dense", 10, "softmax")]
+    with pytest.raises(AssertionError, match="Dropout comes after a softmax output layer"):
+        grading.assert_layers(seed, spec)
+    sgd = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                            keras.layers.Dense(10, activation="softmax")])
+    sgd.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(AssertionError, match="Expected the Adam optimizer"):
+        grading.assert_compiled(sgd)
+    with pytest.raises(AssertionError, match="returned None"):
+        grading.assert_is_model(None, "build_base_model()")
+
+
+def test_accuracy_is_computed_from_outputs(grading):
+    import keras
+    import numpy as np
+
+    model = _mlp(keras, keras.layers.Dense(10, activation="softmax"))
+    x = np.random.default_rng(0).random((50, 28, 28, 1), dtype=np.float32)
+    probs = np.asarray(model(x, training=False))
+    y = np.eye(10, dtype=np.float32)[probs.argmax(axis=1)]
+    assert grading.test_accuracy(model, x, y, batch_size=7) == 1.0
+    y_wrong = np.roll(y, 1, axis=1)
+    assert grading.test_accuracy(model, x, y_wrong) == 0.0
+
+
+def test_callback_driver_and_early_stopping(grading):
+    import keras
+
+    stopper = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=3,
+                                            restore_best_weights=True)
+    logs = [{"val_accuracy": v} for v in (0.90, 0.92, 0.91, 0.915, 0.93, 0.925, 0.92, 0.929, 0.99)]
+    run = grading.run_callback_on_logs(stopper, logs)
+    assert run.stopped_after_epoch == 8 and run.epochs_run == 8
+    run = grading.run_callback_on_logs(keras.callbacks.EarlyStopping(monitor="val_accuracy",
+                                                                     patience=2), logs)
+    assert run.stopped_after_epoch == 4
+
+    class Broken(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if logs.get("acc") >= 0.99:  # the seed's Keras 2 key
+                self.model.stop_training = True
+
+    with pytest.raises(AssertionError, match="raised TypeError"):
+        grading.run_callback_on_logs(Broken(), [{"accuracy": 0.99}])
+    run = grading.run_callback_on_logs(Broken(), [{"accuracy": 0.99}], allow_errors=True)
+    assert isinstance(run.error, TypeError)
+
+
+def test_tamper_detection(grading):
+    import builtins
+
+    import keras
+    import numpy as np
+
+    grading.assert_not_tampered()
+    saved = (np.argmax, keras.Model.evaluate, builtins.print)
+    try:
+        np.argmax = lambda *a, **k: 0
+        keras.Model.evaluate = lambda *a, **k: [0.0, 1.0]
+        with pytest.raises(AssertionError, match=r"keras\.Model\.evaluate.*numpy\.argmax|"
+                                                 r"numpy\.argmax.*keras\.Model\.evaluate"):
+            grading.assert_not_tampered()
+    finally:
+        np.argmax, keras.Model.evaluate, builtins.print = saved
+    grading.assert_not_tampered()
+    with grading.record_fits():
+        pass
+    grading.assert_not_tampered()
+
+
+def test_mission_data_split():
+    from helpers.mission_data import load_mission_data
+
+    d = load_mission_data()
+    assert d.x_train.shape == (50_000, 28, 28, 1) and d.x_val.shape == (10_000, 28, 28, 1)
+    assert d.x_test.shape == (10_000, 28, 28, 1) and d.y_train.shape == (50_000, 10)
+    assert 0.0 <= d.x_train.min() and d.x_train.max() <= 1.0
+    assert (d.y_val.argmax(axis=1) == d.labels_val).all()
+    import helpers
+
+    (x_all, y_all), _ = helpers.load_mnist()
+    assert (d.labels_val == y_all[50_000:]).all()  # the last 10,000 training images
+
+
+# =========================================================================== slow: one grading run
+def _cell_by_id(nb, cell_id):
+    return next(c for c in nb.cells if c.id == cell_id)
+
+
+SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
+
+
+def _submission(mission: str, kind: str):
+    """The notebook a student would hand in, starting from the release: blank, with every
+    answer cell filled in from the instructor version ("reference"), or partly correct."""
+    nb = release_nb(mission)
+    if kind == "blank":
+        return nb
+    source = source_nb(mission)
+    replacements = PARTIAL[mission][0] if kind == "partial" else {}
+    for cell in nb.cells:
+        if not nbmeta(cell).get("solution"):
+            continue
+        if cell.id in replacements:
+            if replacements[cell.id] is not None:  # None: left as released
+                cell.source = replacements[cell.id]
+        else:
+            cell.source = SOLUTION_MARKER.sub("", _cell_by_id(source, cell.id).source)
+    return nb
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A scratch copy of the course with release/ regenerated into it."""
+    root = tmp_path_factory.mktemp("course")
+    shutil.copy2(REPO / "nbgrader_config.py", root)
+    (root / "autograder").mkdir()
+    for py in (REPO / "autograder").glob("*.py"):
+        shutil.copy2(py, root / "autograder")
+    shutil.copytree(SOURCE, root / "source_notebooks",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    from autograder.release import generate
+
+    generate(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def graded(course):
+    """Grade reference, blank and partial submissions of every mission (one pass)."""
+    incoming = course / "incoming"
+    for kind in ("reference", "blank", "partial"):
+        for mission in MISSIONS:
+            folder = incoming / kind / mission
+            folder.mkdir(parents=True)
+            nbformat.write(_submission(mission, kind), folder / f"{mission}.ipynb")
+    broken = incoming / "broken" / "mission1_base_model"
+    broken.mkdir(parents=True)
+    (broken / "mission1_base_model.ipynb").write_text("{ this is not a notebook")
+    proc = subprocess.run([sys.executable, "-m", "autograder.grade", str(incoming),
+                           "--course-root", str(course)], cwd=REPO, capture_output=True,
+                          text=True, timeout=3600)
+    print(proc.stdout[-6000:], proc.stderr[-3000:])
+    rows = list(csv.DictReader((course / "autograder" / "grades.csv").open()))
+    return {"proc": proc, "rows": rows, "root": course}
+
+
+def _row(graded, student, mission):
+    matches = [r for r in graded["rows"] if r["student_id"] == student and r["assignment"] == mission]
+    assert len(matches) == 1, f"no single CSV row for {student}/{mission}"
+    return matches[0]
+
+
+@pytest.mark.slow
+def test_grade_pipeline_runs_and_writes_outputs(graded):
+    proc, root = graded["proc"], graded["root"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert set(graded["rows"][0]) >= {"assignment", "student_id", "score", "max_score"}
+    for student in ("reference", "blank", "partial"):
+        for mission in MISSIONS:
+            _row(graded, student, mission)
+            html_files = list((root / "autograder" / "feedback" / student / mission).glob("*.html"))
+            assert len(html_files) == 1, f"no feedback for {student}/{mission}"
+    # one broken notebook is reported in one line and does not stop the others
+    failed = [ln for ln in proc.stderr.splitlines() if ln.startswith("FAILED")]
+    assert len(failed) == 1 and failed[0].startswith("FAILED broken/mission1_base_model:"), failed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mission", MISSIONS)
+def test_reference_scores_full_automatic_marks(graded, mission):
+    row = _row(graded, "reference", mission)
+    nb = source_nb(mission)
+    assert float(row["score"]) == auto_points(nb), row
+    assert float(row["max_score"]) == all_points(nb)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mission", MISSIONS)
+def test_blank_release_scores_zero(graded, mission):
+    assert float(_row(graded, "blank", mission)["score"]) == 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mission", MISSIONS)
+def test_partial_submission_scores_in_between(graded, mission):
+    score = float(_row(graded, "partial", mission)["score"])
+    assert 0 < score < auto_points(source_nb(mission))
+    assert score == PARTIAL[mission][1]
+
+
+@pytest.mark.slow
+def test_seed_dropout_model_loses_structure_points(graded):
+    from nbgrader.api import Gradebook
+
+    from autograder import COURSE_ID, db_url
+
+    with Gradebook(db_url(graded["root"]), COURSE_ID) as gb:
+        nb = gb.find_submission_notebook("mission3_dropout", "mission3_dropout", "partial")
+        scores = {g.name: g.score for g in nb.grades if g.cell_type == "code"}
+    assert scores["test_dropout_structure"] == 0 and scores["test_accuracy"] == 0
+    assert scores["test_inference_deterministic"] == 2
+
+
+def _visible_text(path: Path) -> str:
+    text = re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8"))
+    return html.unescape(text)
+
+
+@pytest.mark.slow
+def test_feedback_shows_messages_not_hidden_code(graded):
+    root = graded["root"]
+    hidden_lines = set()
+    for mission in MISSIONS:
+        for cell in source_nb(mission).cells:
+            match = HIDDEN.search(cell.source)
+            if match:
+                hidden_lines |= {ln.strip() for ln in match.group(1).splitlines()
+                                 if len(ln.strip()) > 25}
+    pages = sorted((root / "autograder" / "feedback").glob("*/*/*.html"))
+    assert len(pages) == 12
+    for page in pages:
+        text = _visible_text(page)
+        mission = page.parent.name
+        n_tests = sum(is_test_cell(c) for c in source_nb(mission).cells)
+        assert text.count("(hidden tests not shown)") == n_tests, page
+        leaked = [ln for ln in hidden_lines if ln in text]
+        assert not leaked, f"{page} shows hidden test code: {leaked[:3]}"
+        assert "HIDDEN TESTS" not in text and "assert_not_tampered" not in text
+    seed_page = _visible_text(root / "autograder" / "feedback" / "partial" / "mission3_dropout"
+                              / "mission3_dropout.html")
+    assert "Dropout comes after a softmax output layer" in seed_page
+    assert "# Test `test_dropout_structure` (hidden tests not shown)" in seed_page
+
+
+@pytest.mark.slow
+def test_blank_release_fails_every_test_under_validate_invert(course):
+    notebooks = [str(course / "release" / m / f"{m}.ipynb") for m in MISSIONS]
+    from autograder.release import nbgrader_env
+
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", "--invert", *notebooks],
+                          cwd=course, capture_output=True, text=True, timeout=1800,
+                          env=nbgrader_env())
+    out = proc.stdout + proc.stderr
+    assert out.count("Success! The notebook does not pass any tests.") == len(MISSIONS), out[-4000:]
+
+
+@pytest.mark.slow
+def test_committed_release_matches_generated(course):
+    for mission in MISSIONS:
+        committed = release_nb(mission)
+        generated = nbformat.read(course / "release" / mission / f"{mission}.ipynb", as_version=4)
+        assert [(c.cell_type, c.source) for c in committed.cells] == \
+            [(c.cell_type, c.source) for c in generated.cells], (
+            f"release/{mission} is out of date: run `make release`")
+        assert [nbmeta(c) for c in committed.cells] == [nbmeta(c) for c in generated.cells]
+
+
+def test_points_are_consistent_with_release():
+    for mission in MISSIONS:
+        assert auto_points(release_nb(mission)) == auto_points(source_nb(mission))
+        assert all_points(release_nb(mission)) == all_points(source_nb(mission))
+
+
+@pytest.mark.slow
+def test_a_hanging_submission_is_killed_and_reported(graded):
+    """An endless loop is stopped by the per-submission wall-clock limit, kernel included."""
+    import time
+
+    import psutil
+
+    root = graded["root"]
+    folder = root / "incoming_loop" / "looper" / "mission4_callback_99"
+    folder.mkdir(parents=True)
+    nb = _submission("mission4_callback_99", "reference")
+    _cell_by_id(nb, "stop_at_accuracy").source = "while True:\n    pass"
+    nbformat.write(nb, folder / "mission4_callback_99.ipynb")
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "autograder.grade", str(root / "incoming_loop"),
+                           "--course-root", str(root), "--timeout", "40"], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "FAILED looper/mission4_callback_99: autograde timed out after 40 s" in proc.stderr
+    assert time.perf_counter() - start < 300
+    time.sleep(2)
+    leftovers = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if str(root) in " ".join(p.info["cmdline"] or []) or str(root) in p.cwd():
+                leftovers.append(p.info)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    assert not leftovers, f"processes left running: {leftovers}"
