@@ -7,6 +7,11 @@
 * ``grade.py``: ``make grade SUBMISSIONS=<dir>`` autogrades every submission.
 * ``feedback.py``: the feedback preprocessor that shows a failing hidden test's
   message but never its code.
+* ``intake.py``: checks a handed-in folder and copies only the notebook to be graded.
+* ``sandbox.py``: runs each graded kernel inside bubblewrap (no solutions, hidden tests,
+  gradebook or other submissions in sight; installed code read-only).
+* ``limits.py``: caps a cell's output while it runs.
+* ``scan.py``: flags answer cells that replace what the tests rely on.
 """
 
 from pathlib import Path

@@ -18,8 +18,15 @@ import os
 import sys
 from pathlib import Path
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import GetGrades
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -27,6 +34,7 @@ if str(ROOT) not in sys.path:
 
 from autograder import COURSE_ID, db_url  # noqa: E402
 from autograder.feedback import HideTestCode  # noqa: E402
+from autograder.limits import CappedExecute  # noqa: E402
 
 # Kernels started by nbgrader inherit this: TensorFlow's C++ log lines would otherwise
 # reach test cells as stderr output, which nbgrader scores as a failed test.
@@ -70,6 +78,18 @@ c.Execute.timeout = 600
 c.ExecutePreprocessor.timeout = 600
 c.Execute.interrupt_on_timeout = True
 c.Execute.kernel_name = "python3"
+
+# nbgrader's own autograde steps, with Execute replaced by one that caps a cell's output
+# while it runs (autograder/limits.py): a printing loop is cut at 2 MB and interrupted
+# instead of filling the grader's memory until the cell times out.
+c.Autograde.autograde_preprocessors = [CappedExecute, IgnorePattern, ClearMetadataPreprocessor,
+                                       LimitOutput, SaveAutoGrades, AssignLatePenalties,
+                                       CheckCellMetadata]
+c.CappedExecute.max_cell_output_bytes = 2 * 2**20
+
+# A test cell the student deleted is put back from the gradebook and graded, rather than
+# leaving the notebook at "needs manual grading" (nbgrader's default).
+c.OverwriteCells.add_missing_cells = True
 
 # Warnings and TensorFlow log lines on stderr would make nbgrader give a passing test
 # cell zero points; drop such stderr outputs before scoring.

@@ -33,3 +33,6 @@ else
 fi
 
 .venv/bin/python -m helpers.datasets fetch
+# bubblewrap sandboxes student code during grading; unpacked from Debian's package
+# (checksum-verified) into .venv/sandbox when the system has no bwrap.
+.venv/bin/python -m autograder.sandbox fetch

@@ -1,0 +1,226 @@
+"""The adversarial corpus through `make grade`'s code path: every case gets the grade it
+deserves, the others in the same run are graded normally, earlier grades stay, nothing
+in the course or its data changes, regrading is idempotent and a late resubmission
+replaces only that student's grade.
+
+One module-scoped run in a scratch course (tests/mission_support.make_course):
+
+1. "earlier": two students graded before the corpus arrives;
+2. the corpus (tests/adversarial_corpus.py), with a 45 s cell and a 150 s submission limit;
+3. a late resubmission of one earlier student, graded twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from adversarial_corpus import CASES, CELL_TIMEOUT_S, M1, WALL_CLOCK_S, write_corpus
+from mission_support import REPO, make_course, run_grade, submission
+
+pytestmark = pytest.mark.slow
+OPTIONS = ("--cell-timeout", str(CELL_TIMEOUT_S), "--timeout", str(WALL_CLOCK_S), "--jobs", "2")
+
+
+def _hash_tree(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _protected_state() -> dict:
+    """What student code must never change: the data sets, the repository's files as git
+    sees them, and the installed grading code."""
+    import nbgrader
+
+    import helpers
+    from helpers.datasets import data_dir
+
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"],
+                            cwd=REPO, capture_output=True, text=True, check=True).stdout
+    tracked = subprocess.run(["git", "ls-files", "-s"], cwd=REPO, capture_output=True,
+                             text=True, check=True).stdout
+    return {"data": _hash_tree(data_dir()), "git_status": status, "git_index": tracked,
+            "helpers": _hash_tree(Path(helpers.__file__).parent),
+            "nbgrader": _hash_tree(Path(nbgrader.__file__).parent)}
+
+
+def _rows(course: Path) -> dict[tuple[str, str], dict]:
+    with (course / "autograder" / "grades.csv").open(newline="") as fh:
+        return {(r["student_id"], r["assignment"]): r for r in csv.DictReader(fh)}
+
+
+def _write(nb, folder: Path, mission: str) -> None:
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / f"{mission}.ipynb")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("adversarial")
+    course = make_course(_mkdir(tmp / "course"))
+    earlier = tmp / "earlier"
+    _write(submission(M1, "partial"), earlier / "early-bird" / M1, M1)
+    _write(submission(M1, "blank"), earlier / "resubmitter" / M1, M1)
+    first = run_grade(earlier, course, "--jobs", "2")
+    rows_earlier = _rows(course)
+
+    before = _protected_state()
+    corpus = tmp / "corpus"
+    write_corpus(corpus)
+    start = time.perf_counter()
+    graded = run_grade(corpus, course, *OPTIONS)
+    seconds = time.perf_counter() - start
+    print(f"adversarial corpus: {len(CASES)} cases graded in {seconds:.0f} s")
+    print(graded.stdout[-5000:], graded.stderr[-5000:])
+    rows_corpus = _rows(course)
+    after = _protected_state()
+
+    late = tmp / "late"
+    _write(submission(M1, "partial"), late / "resubmitter" / M1, M1)
+    third = run_grade(late, course, "--jobs", "2")
+    rows_late = _rows(course)
+    csv_late = (course / "autograder" / "grades.csv").read_bytes()
+    fourth = run_grade(late, course, "--jobs", "2")
+    csv_again = (course / "autograder" / "grades.csv").read_bytes()
+    return {"course": course, "procs": (first, graded, third, fourth), "seconds": seconds,
+            "rows": (rows_earlier, rows_corpus, rows_late), "csv": (csv_late, csv_again),
+            "state": (before, after), "log": graded.stdout + graded.stderr}
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path
+
+
+def test_every_run_of_the_pipeline_succeeds(run):
+    for proc in run["procs"]:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_case_gets_its_deserved_grade(run, case):
+    rows = run["rows"][1]
+    mine = {k: r for k, r in rows.items() if k[0] == case.name}
+    if case.expected is None:
+        assert not mine, f"{case.name} should not be in the CSV: {mine}"
+    else:
+        row = mine[(case.name, case.mission)]
+        assert float(row["score"]) == case.expected, (case.what, row)
+    lines = [ln for ln in run["log"].splitlines()
+             if re.match(rf"(FAILED|FLAGGED) {re.escape(case.name)}/", ln)]
+    if case.log:
+        assert len(lines) == 1 and case.log in lines[0], (case.log, lines)
+    else:
+        assert not lines, lines
+
+
+def test_max_scores_are_the_missions_own(run):
+    """Changed points in a submission's metadata never change what a mission is worth."""
+    maxima = {"mission1_base_model": 10, "mission2_early_stopping": 10, "mission3_dropout": 15,
+              "mission4_callback_99": 10}
+    for (_, mission), row in run["rows"][1].items():
+        assert float(row["max_score"]) == maxima[mission], row
+
+
+def test_each_failure_is_one_log_line(run):
+    failed = [ln for ln in run["log"].splitlines() if ln.startswith(("FAILED", "FLAGGED"))]
+    expected = {f"{c.name}/{c.mission}" for c in CASES if c.log}
+    named = {ln.split()[1].rstrip(":") for ln in failed}
+    assert named == expected, (named ^ expected)
+    assert len(failed) == len(expected)
+
+
+def test_earlier_grades_stay(run):
+    earlier, corpus, _ = run["rows"]
+    for key, row in earlier.items():
+        assert corpus[key]["score"] == row["score"], key
+    assert float(corpus[("early-bird", M1)]["score"]) == 5.0
+
+
+def test_course_and_data_are_unchanged(run):
+    before, after = run["state"]
+    for part in before:
+        assert before[part] == after[part], f"{part} changed while grading the corpus"
+    from helpers.datasets import FASHION_MNIST, MNIST, verify
+
+    verify(MNIST)
+    verify(FASHION_MNIST)
+
+
+def _autograded(run, student: str, mission: str) -> Path:
+    return run["course"] / "autograder" / "autograded" / student / mission / f"{mission}.ipynb"
+
+
+def test_sandbox_hides_secrets_and_protects_code(run):
+    nb = nbformat.read(_autograded(run, "sandbox-probe", M1), as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    probe = json.loads(re.search(r"SANDBOX-PROBE (\{.*\})", text).group(1))
+    assert not any(probe["exists"].values()), probe["exists"]
+    assert not any(probe["writable"].values()), probe["writable"]
+
+
+def test_output_is_cut_while_the_cell_runs(run):
+    path = _autograded(run, "prints-20mb", M1)
+    assert path.stat().st_size < 3 * 2**20, path.stat().st_size
+    assert "[grader] output cut at 2 MB" in path.read_text()
+
+
+def test_memory_blowup_is_stopped(run):
+    assert "MemoryError" in _autograded(run, "memory-hog", "mission2_early_stopping").read_text()
+
+
+def test_deleted_test_cell_is_restored_and_graded(run):
+    nb = nbformat.read(_autograded(run, "test-deleted", M1), as_version=4)
+    restored = [c for c in nb.cells if "test_structure" in c.source or
+                "was missing from the submission" in c.source]
+    assert restored, "the deleted test cell was not put back"
+
+
+def test_extra_files_are_not_graded_along(run):
+    folder = _autograded(run, "extra-files", M1).parent
+    assert not (folder / "helpers").exists() and not (folder / "notes.txt").exists()
+
+
+def test_late_resubmission_replaces_only_that_grade(run):
+    _, corpus, late = run["rows"]
+    changed = {k for k in corpus if corpus[k]["score"] != late[k]["score"]}
+    assert changed == {("resubmitter", M1)}
+    assert float(corpus[("resubmitter", M1)]["score"]) == 0.0
+    assert float(late[("resubmitter", M1)]["score"]) == 5.0
+
+
+def test_regrading_gives_the_same_csv(run):
+    first, second = run["csv"]
+    assert first == second
+
+
+def test_no_process_is_left_running(run):
+    import psutil
+
+    time.sleep(1)
+    course = str(run["course"])
+    left = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if course in " ".join(p.info["cmdline"] or []):
+                left.append(p.info)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    assert not left, left
+
+
+# --------------------------------------------------------------------------- no sandbox
+def test_grading_refuses_without_a_sandbox(tmp_path):
+    (tmp_path / "empty").mkdir()
+    proc = run_grade(tmp_path / "empty", tmp_path, env={"COURSE_BWRAP": "/nonexistent/bwrap"},
+                     timeout=300)
+    assert proc.returncode == 1
+    assert "bubblewrap (bwrap) is not installed" in proc.stderr
+    assert "--no-sandbox" in proc.stderr
