@@ -18,7 +18,10 @@ def test_bench_runs_on_a_tiny_setting(repo, tmp_path):
     # The figure the tiny notebook recorded travelled through $COURSE_METRICS_FILE.
     cnn = next(r for r in results["accuracy"] if r["figure"] == "lecture06_cnn_test_accuracy")
     assert cnn["measured"] == 0.5 and cnn["meets_reference"] is False
-    assert results["grading"][0]["submissions"] == 1 and results["grading"][0]["scores"][0].startswith("0/")
+    single, batch = results["grading"]
+    assert single["submissions"] == 1 and single["jobs"] == 1 and single["scores"].startswith("0/")
+    assert batch["submissions"] == 2 and batch["scores"].startswith("0/")
+    assert results["grading_throughput"]["parallel"]["submissions"] == 2
     assert results["numpy_vs_keras"]["rows"] == 1000
     assert results["setup"][0]["seconds"] >= 0
     md = (tmp_path / "results.md").read_text()
