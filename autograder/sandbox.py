@@ -147,12 +147,13 @@ def python_dirs() -> list[str]:
 
 def bwrap_command(bwrap: Path, connection_file: str, workdir: str, read_only: list[str],
                   scratch: str) -> list[str]:
-    args = [str(bwrap), *system_binds()]
+    # /tmp first: a later bind of a path under /tmp (a course cloned there) must not be
+    # hidden by the scratch folder mounted over it.
+    args = [str(bwrap), *system_binds(), "--bind", scratch, "/tmp"]
     for path in [*python_dirs(), *read_only]:
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
-    args += ["--bind", scratch, "/tmp",
-             "--bind", workdir, workdir,
+    args += ["--bind", workdir, workdir,
              "--ro-bind", connection_file, connection_file,
              "--chdir", workdir,
              "--unshare-all", "--share-net", "--die-with-parent",

@@ -107,6 +107,11 @@ def test_sandbox_command_mounts_an_allow_list(tmp_path):
     for secret in ("source_notebooks", "gradebook", ".git", "tests"):
         assert secret not in text, secret
     assert f"--ro-bind {REPO} {REPO}" not in text  # never the whole repository
+    # the scratch /tmp is mounted before anything that may live under /tmp (a clone there)
+    first_bind = min(i for i, a in enumerate(cmd) if a in ("--bind", "--ro-bind")
+                     and cmd[i + 1] not in ("/usr", "/etc", "/opt", "/sys", "/bin", "/sbin",
+                                            "/lib", "/lib32", "/lib64", "/libx32"))
+    assert cmd[first_bind:first_bind + 3] == ["--bind", str(tmp_path / "scratch"), "/tmp"]
 
 
 def test_output_size_counts_text_and_data():
