@@ -395,10 +395,10 @@ def report(outcome: Outcome, log: Log) -> None:
         log(f"FAILED {outcome.student}/{outcome.mission}: {problem}", error=True)
 
 
-def grade_folder(folder: Path, root: Path = ROOT, timeout: float = DEFAULT_TIMEOUT_S,
-                 log: Log | None = None, settings: Settings | None = None) -> list[Outcome]:
+def grade_folder(folder: Path, root: Path = ROOT, log: Log | None = None,
+                 settings: Settings | None = None) -> list[Outcome]:
     """Grade every submission under ``folder`` into the course at ``root``; export the CSV."""
-    settings = settings or Settings(timeout=timeout)
+    settings = settings or Settings()
     own_log = log is None
     log = log or Log(root / "autograder" / "grade.log")
     try:
