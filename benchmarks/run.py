@@ -250,8 +250,44 @@ def _table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(out) + "\n"
 
 
+def targets(results: dict) -> list[dict]:
+    """The issue's targets, each with the figure this run measured and whether it holds."""
+    rows = []
+
+    def add(target: str, measured, ok) -> None:
+        rows.append({"target": target, "measured": measured, "met": ok})
+
+    if results.get("bench_seconds") is not None:
+        add("whole `make bench` under 30 min", f"{results['bench_seconds'] / 60:.1f} min",
+            results["bench_seconds"] < 1800)
+    nbs = results["notebooks"]
+    if nbs:
+        slowest = max(nbs, key=lambda r: r["seconds"])
+        add("every notebook under 5 min", f"slowest {slowest['seconds']:.0f} s "
+            f"({Path(slowest['notebook']).name})", all(r["seconds"] < 300 for r in nbs))
+        course = sum(r["seconds"] for r in nbs if r["notebook"].startswith("course/"))
+        add("lecture notebooks together under 25 min", f"{course / 60:.1f} min", course < 1500)
+    single = [r for r in results["grading"] if r["batch"] == 1]
+    if single:
+        worst = max(single, key=lambda r: r["seconds_per_submission"])
+        add("grading under 60 s per submission, every mission",
+            f"slowest {worst['seconds_per_submission']:.0f} s ({worst['mission']})",
+            all(r["seconds_per_submission"] < 60 for r in single))
+    acc = {r["figure"]: r["measured"] for r in results["accuracy"]}
+    for name, label, floor in (("lecture06_cnn_test_accuracy", "MNIST CNN test accuracy", 0.99),
+                               ("lecture07_cnn_test_accuracy", "Fashion-MNIST CNN test accuracy", 0.91)):
+        if acc.get(name) is not None:
+            add(f"{label} at least {floor}", acc[name], acc[name] >= floor)
+    nk = results.get("numpy_vs_keras") or {}
+    if "fast_over_keras" in nk:
+        add("NumPy epoch no slower than Keras' (fast / Keras <= 1)", nk["fast_over_keras"],
+            nk["fast_over_keras"] <= 1)
+    return rows
+
+
 def write_report(results: dict, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
+    results["targets"] = targets(results)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     m = results["machine"]
     nb_total = sum(r["seconds"] for r in results["notebooks"])
@@ -263,6 +299,9 @@ def write_report(results: dict, out_dir: Path) -> None:
         f"{m['memory']} memory, Python {m['python']} (host `{m['host']}`)."
         + (" **Tiny setting: these figures measure nothing.**" if results["tiny"] else ""),
         "",
+        "## Targets",
+        "",
+        _table(results["targets"], ["target", "measured", "met"]),
         "## 1. Notebook run time",
         "",
         _table(results["notebooks"], ["notebook", "seconds", "under_5_min"]),
