@@ -35,10 +35,11 @@ if str(ROOT) not in sys.path:
 from autograder import COURSE_ID, db_url  # noqa: E402
 from autograder.feedback import HideTestCode  # noqa: E402
 from autograder.limits import CappedExecute  # noqa: E402
+from helpers import QUIET_TF_LOG_LEVEL  # noqa: E402
 
 # Kernels started by nbgrader inherit this: TensorFlow's C++ log lines would otherwise
 # reach test cells as stderr output, which nbgrader scores as a failed test.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
 
 c = get_config()  # noqa: F821 - injected by traitlets when it loads this file
 

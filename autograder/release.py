@@ -25,6 +25,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import MISSIONS, ROOT
+from helpers import QUIET_TF_LOG_LEVEL
 
 LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
@@ -33,7 +34,7 @@ def nbgrader_env() -> dict[str, str]:
     """The environment for nbgrader: this Python's bin/ first on PATH (nbgrader runs `alembic`)."""
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
     env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
     return env
 

@@ -21,6 +21,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from helpers import QUIET_TF_LOG_LEVEL
+
 CHROMIUM = Path("/usr/bin/chromium")
 APT_PACKAGES = ("chromium", "chromium-driver")
 APT_COMMAND = "apt-get update && apt-get install -y --no-install-recommends " + " ".join(APT_PACKAGES)
@@ -158,7 +160,7 @@ def venv_env(venv_bin: Path, home: Path) -> dict[str, str]:
     env["JUPYTERLAB_SETTINGS_DIR"] = str(home / "lab-settings")
     env["JUPYTERLAB_WORKSPACES_DIR"] = str(home / "lab-workspaces")
     env["JUPYTER_RUNTIME_DIR"] = str(home / "runtime")
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("JUPYTER_TOKEN", None)
     write_lab_settings(home / "lab-settings")

@@ -7,8 +7,10 @@ from pathlib import Path
 import matplotlib
 import pytest
 
+from helpers import QUIET_TF_LOG_LEVEL
+
 matplotlib.use("Agg")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
 
 REPO = Path(__file__).resolve().parents[1]
 
