@@ -23,8 +23,8 @@ test: setup       ## the whole test suite: unit tests, then every notebook under
 test-fast: setup  ## unit tests only
 	python -m pytest tests -m "not slow"
 
-notebooks: setup  ## execute the lecture notebooks in place, so their committed outputs are fresh
-	python -m tools.execute_notebooks course/*.ipynb
+notebooks: setup  ## execute the lecture and mission source notebooks in place (fresh outputs, code hashes recorded)
+	python -m tools.execute_notebooks course/*.ipynb source_notebooks/*/*.ipynb
 
 release: setup    ## regenerate release/ from source_notebooks/ with nbgrader
 	python -m autograder.release

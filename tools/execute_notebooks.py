@@ -1,14 +1,23 @@
 """Execute notebooks in place, the way the committed outputs are produced.
 
-Usage: ``python -m tools.execute_notebooks course/*.ipynb``. Each notebook runs
-top to bottom in its own folder with the course kernel; its outputs are saved back
-into the file and its wall-clock time is printed, so course/README.md's timing table
-can be refreshed from this output. A failing cell stops that notebook with the
-error shown and leaves the file on disk untouched.
+Usage: ``python -m tools.execute_notebooks course/*.ipynb`` (``make notebooks`` runs it
+on every lecture and every mission's instructor notebook). Each notebook runs top to
+bottom in its own folder with the course kernel; its outputs are saved back into the
+file and its wall-clock time is printed, so course/README.md's timing table can be
+refreshed from this output. A failing cell stops that notebook with the error shown
+and leaves the file on disk untouched.
+
+Committed outputs must come from the committed code. Editing a code cell after the
+run leaves outputs that the code no longer produces, and nothing in the notebook
+shows it. So the run records a fingerprint of every code cell's source in the
+notebook's metadata (``EXECUTION_KEY``), and tests/test_notebook_outputs.py compares
+it with the code as it is now: a changed, added or removed code cell means the
+notebook must be executed again with this command.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from pathlib import Path
@@ -18,6 +27,32 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 CELL_TIMEOUT_S = 900
+EXECUTION_KEY = "course_execution"  # notebook metadata written by execute()
+COMMAND = "python -m tools.execute_notebooks"
+
+
+def code_fingerprints(nb: nbformat.NotebookNode) -> list[str]:
+    """SHA-256 (first 16 hex digits) of each code cell's source, in notebook order.
+
+    One entry per code cell rather than one for the whole notebook, so that a mismatch
+    can name the cells that changed. Markdown cells are left out: they produce no output.
+    """
+    return [hashlib.sha256(cell.source.encode("utf-8")).hexdigest()[:16]
+            for cell in nb.cells if cell.cell_type == "code"]
+
+
+def stale_cells(nb: nbformat.NotebookNode) -> list[str] | None:
+    """What changed in the code since the recorded run: [] if nothing, None if never recorded."""
+    record = nb.metadata.get(EXECUTION_KEY)
+    if not record or "code_sha256" not in record:
+        return None
+    recorded, current = record["code_sha256"], code_fingerprints(nb)
+    code_cells = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    changed = [f"cell {i}" for i, old, new in zip(code_cells, recorded, current, strict=False)
+               if old != new]
+    if len(recorded) != len(current):
+        changed.append(f"{len(recorded)} code cells when executed, {len(current)} now")
+    return changed
 
 
 def execute(path: Path) -> float:
@@ -26,6 +61,7 @@ def execute(path: Path) -> float:
     NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.perf_counter() - start
+    nb.metadata[EXECUTION_KEY] = {"command": COMMAND, "code_sha256": code_fingerprints(nb)}
     nbformat.write(nb, path)
     return seconds
 
