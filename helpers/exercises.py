@@ -46,7 +46,7 @@ __all__ = [
     "check_he_std",
     "check_initial_loss",
     "check_leaky_relu_std",
-    "check_non_inverted_dropout_ratio",
+    "check_missing_dropout_scale",
     "check_parameter_count",
     "check_recall",
     "check_sgd_stability_limit",
@@ -411,18 +411,25 @@ def check_best_sgd_learning_rate(answer, curvatures: Sequence[float] = BOWL_CURV
     c_max, c_min = max(curvatures), min(curvatures)
     best = 2 / (c_min + c_max)
     factor = (c_max - c_min) / (c_max + c_min)
+    lecture = ", the lecture's 0.95" if tuple(curvatures) == BOWL_CURVATURES else ""
     return _check_number(
         answer,
         best,
         rel_tol=5e-3,
-        right=f"1 - {c_min:g} eta = {c_max:g} eta - 1 gives eta = 2/({c_min:g} + {c_max:g}) = {best:.4f}, "
-        f"the lecture's 0.95. Both factors are then {factor:.3f} in size: even the best single "
-        f"learning rate only shrinks x by about {(1 - factor):.0%} per step.",
-        hint="The slower of the two coordinates decides: minimise max(|1 - 0.1 eta|, |1 - 2 eta|). "
-        "Where do the two curves cross?",
+        right=f"1 - {c_min:g} eta = {c_max:g} eta - 1 gives eta = 2/({c_min:g} + {c_max:g}) = "
+        f"{best:.4f}{lecture}. Both factors are then {factor:.3f} in size: even the best single "
+        f"learning rate only shrinks the distance by about {(1 - factor):.0%} per step.",
+        hint=f"The slower of the two coordinates decides: minimise "
+        f"max(|1 - {c_min:g} eta|, |1 - {c_max:g} eta|). Where do the two curves cross?",
         slips=[
-            (2 / c_max, "That is the stability limit: there y no longer shrinks at all."),
-            (1 / c_max, "Then y is solved in one step, but x shrinks by only 5% per step."),
+            (
+                2 / c_max,
+                "That is the stability limit: there the steep direction no longer shrinks.",
+            ),
+            (
+                1 / c_max,
+                "Then the steep direction is solved in one step, but the flat one barely moves.",
+            ),
             (2 / c_min, "That rate makes the steep direction diverge."),
         ],
     )
@@ -534,24 +541,31 @@ def check_leaky_relu_std(leaky_relu_std: Callable) -> Verdict:
 # --------------------------------------------------------------------------- lecture 5
 
 
-def check_non_inverted_dropout_ratio(answer, p: float) -> Verdict:
-    """Without the 1/(1-p) scaling: the expected training-time activation over the inference one, 1 - p."""
-    expected = 1 - p
+def check_missing_dropout_scale(answer, p: float) -> Verdict:
+    """Dropout with no rescaling at all: how much larger a unit's output is at inference, 1 / (1 - p).
+
+    During training a unit survives with probability 1 - p, so its average output is (1 - p) x;
+    at inference it passes x. Inverted dropout divides by 1 - p in training, the original form
+    multiplies by 1 - p at inference; without either the two phases disagree by 1 / (1 - p).
+    """
+    expected = 1 / (1 - p)
     return _check_number(
         answer,
         expected,
         rel_tol=1e-3,
-        right=f"a unit survives with probability 1 - p = {expected:g}, so during training the next layer "
-        f"sees on average {expected:g} x the value it sees at inference: its inputs are "
-        f"{1 / expected:.2f} x larger at test time than anything it was trained on.",
-        hint="E[m x] with m = 1 with probability 1 - p and 0 otherwise; at inference the unit passes x.",
+        right=f"during training a unit is kept with probability 1 - p = {1 - p:g}, so on average it "
+        f"passes {1 - p:g} x; at inference it passes x, 1/(1 - p) = {expected:.3f} times as much. The "
+        "next layer was trained on smaller inputs than it gets at test time, and its outputs "
+        "shift by the same factor.",
+        hint="Compare E[m x], with m = 1 with probability 1 - p and 0 otherwise, with the "
+        "inference output x.",
         slips=[
-            (p, "p is the probability of dropping; the unit survives with probability 1 - p."),
+            (1 - p, "That is training over inference; the question asks inference over training."),
+            (1 / p, "p is the probability of dropping; a unit survives with probability 1 - p."),
             (
-                1 / (1 - p),
-                "That is the inverted-dropout scale that *fixes* the mismatch; without it the ratio is 1 - p.",
+                1.0,
+                "Without any rescaling the two phases differ: dropped units contribute 0 in training.",
             ),
-            (1.0, "Without the scaling the expectation changes: dropped units contribute 0."),
         ],
     )
 

@@ -112,11 +112,11 @@ CASES = [
         _no_answer,
     ),
     (
-        "non-inverted dropout",
-        lambda a: ex.check_non_inverted_dropout_ratio(a, 0.3),
-        0.7,
+        "dropout without rescaling",
+        lambda a: ex.check_missing_dropout_scale(a, 0.3),
         1 / 0.7,
-        "inverted-dropout scale",
+        0.7,
+        "training over inference",
         None,
     ),
     (
@@ -172,7 +172,7 @@ def test_placeholder_is_not_answered(name, check, right, wrong, hint, placeholde
 
 @pytest.mark.parametrize("answer", ["0.7", True, [1, 2], float("nan"), object()])
 def test_answers_of_the_wrong_kind_are_wrong_not_errors(answer):
-    assert ex.check_non_inverted_dropout_ratio(answer, 0.3).status == ex.WRONG
+    assert ex.check_missing_dropout_scale(answer, 0.3).status == ex.WRONG
     assert ex.check_early_stopping(answer, VAL_LOSS, patience=3).status == ex.WRONG
     assert ex.check_conv_stack(answer, answer).status == ex.WRONG
     assert ex.check_softmax_loss_gradient(answer, ZERO_SCORES, LABELS).status == ex.WRONG
