@@ -166,7 +166,11 @@ def check_parameter_count(answer, layer_sizes: Sequence[int]) -> Verdict:
     if len(layer_sizes) < 2:
         raise ValueError("layer_sizes needs the input size and at least one layer")
     expected = sum(_dense_counts(layer_sizes))
-    per_layer = " + ".join(f"{c:,}" for c in _dense_counts(layer_sizes))
+    if len(layer_sizes) == 2:
+        n_in, n_out = layer_sizes
+        per_layer = f"{n_in:,} x {n_out:,} weights + {n_out:,} biases"
+    else:
+        per_layer = " + ".join(f"{c:,}" for c in _dense_counts(layer_sizes))
     no_bias = sum(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:], strict=True))
     return _check_number(
         answer,
