@@ -34,8 +34,18 @@ _EXPORTS = {
     "seed_everything": "helpers.reproducibility",
 }
 
-_SUBMODULES = ("datasets", "envcheck", "gradcheck", "grading", "metrics", "mission_data", "plots",
-               "preprocessing", "reproducibility")
+_SUBMODULES = (
+    "datasets",
+    "envcheck",
+    "exercises",
+    "gradcheck",
+    "grading",
+    "metrics",
+    "mission_data",
+    "plots",
+    "preprocessing",
+    "reproducibility",
+)
 
 __all__ = ["__version__", *_EXPORTS, *_SUBMODULES]
 
