@@ -26,8 +26,12 @@ from dataclasses import dataclass
 
 from mission_support import cell_by_id, submission
 
-M1, M2, M3, M4 = ("mission1_base_model", "mission2_early_stopping", "mission3_dropout",
-                  "mission4_callback_99")
+M1, M2, M3, M4 = (
+    "mission1_base_model",
+    "mission2_early_stopping",
+    "mission3_dropout",
+    "mission4_callback_99",
+)
 
 
 @dataclass(frozen=True)
@@ -63,12 +67,12 @@ def build_base_model():
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     return model
 '''
-M1_TRAIN_KEYWORDS = '''
+M1_TRAIN_KEYWORDS = """
 def train_base_model(model, x_train, y_train, x_val, y_val, epochs=10):
     history = model.fit(x=x_train, y=y_train, batch_size=128, epochs=epochs, verbose=2,
                         validation_data=(x_val, y_val))
     return history
-'''
+"""
 M1_ACTIVATION_LAYERS = '''
 def build_base_model():
     """Keras 2 habits: model.add, input_shape=, activation layers, a loss function."""
@@ -82,11 +86,11 @@ def build_base_model():
                   metrics=["accuracy"])
     return model
 '''
-M1_TRAIN_POSITIONAL = '''
+M1_TRAIN_POSITIONAL = """
 def train_base_model(model, x_train, y_train, x_val, y_val, epochs=10):
     return model.fit(x_train, y_train, 128, epochs, 2, validation_data=(x_val, y_val))
-'''
-M1_SIGMOID = '''
+"""
+M1_SIGMOID = """
 def build_base_model():
     model = keras.Sequential([
         keras.Input((28, 28, 1)),
@@ -96,23 +100,23 @@ def build_base_model():
     ])
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     return model
-'''
+"""
 
 # --------------------------------------------------------------------------- mission 2
-M2_STOPPER_POSITIONAL = '''
+M2_STOPPER_POSITIONAL = """
 def make_early_stopping():
     # restore_best_weights left False: I keep the last epoch's weights, which are at most
     # three epochs past the best one and score almost the same.
     return keras.callbacks.EarlyStopping("val_accuracy", patience=3, mode="max")
-'''
-M2_TRAIN_KEYWORDS = '''
+"""
+M2_TRAIN_KEYWORDS = """
 def train_with_early_stopping(model, x_train, y_train, x_val, y_val):
     callbacks = [make_early_stopping()]
     history = model.fit(x=x_train, y=y_train, epochs=50, batch_size=256,
                         validation_data=(x_val, y_val), callbacks=callbacks, verbose=2)
     return history
-'''
-M2_STOPPER_IMPORTED = '''
+"""
+M2_STOPPER_IMPORTED = """
 from keras.callbacks import EarlyStopping
 
 
@@ -120,13 +124,13 @@ def make_early_stopping():
     # restore_best_weights=True: the model I keep is the one validation liked best.
     return EarlyStopping(monitor="val_accuracy", min_delta=0.0, patience=3, verbose=1,
                          restore_best_weights=True)
-'''
-M2_TRAIN_POSITIONAL = '''
+"""
+M2_TRAIN_POSITIONAL = """
 def train_with_early_stopping(model, x_train, y_train, x_val, y_val):
     # fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data)
     return model.fit(x_train, y_train, 256, 50, 2, [make_early_stopping()], 0.0,
                      (x_val, y_val))
-'''
+"""
 
 # --------------------------------------------------------------------------- mission 3
 M3_LECTURE5_STYLE = '''
@@ -145,7 +149,7 @@ def build_dropout_model(hidden_units=50, rate=0.5):
                   metrics=["accuracy"])
     return model
 '''
-M3_FUNCTIONAL_TF_OPS = '''
+M3_FUNCTIONAL_TF_OPS = """
 import tensorflow as tf
 
 
@@ -158,7 +162,7 @@ def build_dropout_model(hidden_units=50, rate=0.5):
     model.compile(optimizer="adam", loss=keras.losses.CategoricalCrossentropy(),
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     return model
-'''
+"""
 
 # --------------------------------------------------------------------------- mission 4
 M4_CALLBACK_GET = '''
@@ -178,7 +182,7 @@ class StopAtAccuracy(keras.callbacks.Callback):
             print(f"Reached {accuracy:.2%} training accuracy in epoch {epoch + 1}: stopping.")
             self.model.stop_training = True
 '''
-M4_TRAIN_FUNCTIONAL = '''
+M4_TRAIN_FUNCTIONAL = """
 def train_mnist():
     (x_train, y_train), (x_test, y_test) = helpers.load_mnist()
     x_train = x_train / 255.0
@@ -194,8 +198,8 @@ def train_mnist():
     history = model.fit(x_train, y_train, batch_size=128, epochs=10,
                         callbacks=[StopAtAccuracy(0.99)], verbose=2)
     return history.epoch, history.history["accuracy"][-1]
-'''
-M4_CALLBACK_TRY = '''
+"""
+M4_CALLBACK_TRY = """
 class StopAtAccuracy(keras.callbacks.Callback):
     def __init__(self, target=0.99):
         super().__init__()
@@ -209,8 +213,8 @@ class StopAtAccuracy(keras.callbacks.Callback):
         if accuracy >= self.target:
             print("accuracy reached the target, stopping")
             self.model.stop_training = True
-'''
-M4_TRAIN_ADD_TF_OPS = '''
+"""
+M4_TRAIN_ADD_TF_OPS = """
 import tensorflow as tf
 
 
@@ -228,8 +232,8 @@ def train_mnist():
     history = model.fit(x_train, y_train, epochs=10, batch_size=128, callbacks=[stopper],
                         verbose=2)
     return list(history.epoch), float(history.history["accuracy"][-1])
-'''
-M4_ACC_FALLBACK = '''
+"""
+M4_ACC_FALLBACK = """
 class StopAtAccuracy(keras.callbacks.Callback):
     def __init__(self, target=0.99):
         super().__init__()
@@ -243,42 +247,98 @@ class StopAtAccuracy(keras.callbacks.Callback):
         if accuracy >= self.target:
             print("stopping")
             self.model.stop_training = True
-'''
+"""
 
 GOLDEN = [
-    Golden("golden-m1-functional-tf-ops", M1, "functional API, tf.nn.relu/tf.nn.softmax, "
-           "Adam/CategoricalCrossentropy/CategoricalAccuracy(name='accuracy') objects, fit "
-           "by keywords", "reference",
-           {"build_base_model": M1_FUNCTIONAL_TF_OPS, "train_base_model": M1_TRAIN_KEYWORDS},
-           10),
-    Golden("golden-m1-activation-layers", M1, "model.add, Flatten(input_shape=...), Dense + "
-           "ReLU() and Dense + Activation('softmax'), loss as a function, fit positionally",
-           "reference",
-           {"build_base_model": M1_ACTIVATION_LAYERS, "train_base_model": M1_TRAIN_POSITIONAL},
-           10),
-    Golden("rule-m1-wrong-activation", M1, "sigmoid hidden layer given as a function: "
-           "structure 0, compile 2, no training", "partial",
-           {"build_base_model": M1_SIGMOID}, 2),
-    Golden("golden-m2-keywords", M2, "EarlyStopping('val_accuracy', mode='max') without "
-           "restore_best_weights, fit by keywords", "reference",
-           {"make_early_stopping": M2_STOPPER_POSITIONAL,
-            "train_with_early_stopping": M2_TRAIN_KEYWORDS}, 10),
-    Golden("golden-m2-positional", M2, "EarlyStopping imported by name with verbose=1, fit "
-           "with every argument positional (callbacks included)", "reference",
-           {"make_early_stopping": M2_STOPPER_IMPORTED,
-            "train_with_early_stopping": M2_TRAIN_POSITIONAL}, 10),
-    Golden("golden-m3-no-dropout-at-rate-0", M3, "lecture 5's `if rate > 0:` (no Dropout "
-           "layer at rate 0), Activation('relu') and Softmax() layers, model.add", "reference",
-           {"build_dropout_model": M3_LECTURE5_STYLE}, 10),
-    Golden("golden-m3-functional-tf-ops", M3, "functional API, tf.nn activations, loss and "
-           "metric objects", "reference", {"build_dropout_model": M3_FUNCTIONAL_TF_OPS}, 10),
-    Golden("golden-m4-get-functional", M4, "logs.get + ValueError; functional model with a "
-           "ReLU layer, optimizer/loss/metric objects", "reference",
-           {"stop_at_accuracy": M4_CALLBACK_GET, "train_mnist": M4_TRAIN_FUNCTIONAL}, 10),
-    Golden("golden-m4-keyerror-add", M4, "try/except KeyError; model.add with tf.nn "
-           "activations, helpers' scale_images", "reference",
-           {"stop_at_accuracy": M4_CALLBACK_TRY, "train_mnist": M4_TRAIN_ADD_TF_OPS}, 10),
-    Golden("rule-m4-acc-fallback", M4, "the callback falls back to 'acc': loses the "
-           "missing-key test (2); no train_mnist", "partial",
-           {"stop_at_accuracy": M4_ACC_FALLBACK}, 4),
+    Golden(
+        "golden-m1-functional-tf-ops",
+        M1,
+        "functional API, tf.nn.relu/tf.nn.softmax, "
+        "Adam/CategoricalCrossentropy/CategoricalAccuracy(name='accuracy') objects, fit "
+        "by keywords",
+        "reference",
+        {"build_base_model": M1_FUNCTIONAL_TF_OPS, "train_base_model": M1_TRAIN_KEYWORDS},
+        10,
+    ),
+    Golden(
+        "golden-m1-activation-layers",
+        M1,
+        "model.add, Flatten(input_shape=...), Dense + "
+        "ReLU() and Dense + Activation('softmax'), loss as a function, fit positionally",
+        "reference",
+        {"build_base_model": M1_ACTIVATION_LAYERS, "train_base_model": M1_TRAIN_POSITIONAL},
+        10,
+    ),
+    Golden(
+        "rule-m1-wrong-activation",
+        M1,
+        "sigmoid hidden layer given as a function: structure 0, compile 2, no training",
+        "partial",
+        {"build_base_model": M1_SIGMOID},
+        2,
+    ),
+    Golden(
+        "golden-m2-keywords",
+        M2,
+        "EarlyStopping('val_accuracy', mode='max') without restore_best_weights, fit by keywords",
+        "reference",
+        {
+            "make_early_stopping": M2_STOPPER_POSITIONAL,
+            "train_with_early_stopping": M2_TRAIN_KEYWORDS,
+        },
+        10,
+    ),
+    Golden(
+        "golden-m2-positional",
+        M2,
+        "EarlyStopping imported by name with verbose=1, fit "
+        "with every argument positional (callbacks included)",
+        "reference",
+        {
+            "make_early_stopping": M2_STOPPER_IMPORTED,
+            "train_with_early_stopping": M2_TRAIN_POSITIONAL,
+        },
+        10,
+    ),
+    Golden(
+        "golden-m3-no-dropout-at-rate-0",
+        M3,
+        "lecture 5's `if rate > 0:` (no Dropout "
+        "layer at rate 0), Activation('relu') and Softmax() layers, model.add",
+        "reference",
+        {"build_dropout_model": M3_LECTURE5_STYLE},
+        10,
+    ),
+    Golden(
+        "golden-m3-functional-tf-ops",
+        M3,
+        "functional API, tf.nn activations, loss and metric objects",
+        "reference",
+        {"build_dropout_model": M3_FUNCTIONAL_TF_OPS},
+        10,
+    ),
+    Golden(
+        "golden-m4-get-functional",
+        M4,
+        "logs.get + ValueError; functional model with a ReLU layer, optimizer/loss/metric objects",
+        "reference",
+        {"stop_at_accuracy": M4_CALLBACK_GET, "train_mnist": M4_TRAIN_FUNCTIONAL},
+        10,
+    ),
+    Golden(
+        "golden-m4-keyerror-add",
+        M4,
+        "try/except KeyError; model.add with tf.nn activations, helpers' scale_images",
+        "reference",
+        {"stop_at_accuracy": M4_CALLBACK_TRY, "train_mnist": M4_TRAIN_ADD_TF_OPS},
+        10,
+    ),
+    Golden(
+        "rule-m4-acc-fallback",
+        M4,
+        "the callback falls back to 'acc': loses the missing-key test (2); no train_mnist",
+        "partial",
+        {"stop_at_accuracy": M4_ACC_FALLBACK},
+        4,
+    ),
 ]
