@@ -5,11 +5,16 @@ Every check raises ``AssertionError`` with a sentence in plain words, e.g.
 (which shows only ``ename: evalue`` of a hidden test, see ``autograder/feedback.py``)
 tells the student what to fix without revealing the test's code.
 
-Two principles:
+Three principles:
 
 * **Never trust a number the student returns.** Accuracy is computed here, from the
   model's raw outputs (``model(x, training=False)``) in batches, never through
   ``model.evaluate``/``model.predict`` or a value the student's function reports.
+* **Judge what a model is and does, not how it is spelled.** Layers are compared by type,
+  units and parameter count; an activation by its outputs on probe inputs (so
+  ``"relu"``, ``keras.activations.relu``, ``tf.nn.relu`` and a ``ReLU()`` layer after the
+  Dense layer are the same); the loss by its values and the optimizer by its class; the
+  metric by what it computes and the name training logs it under.
 * **Notice monkey-patching.** Importing this module snapshots the functions the
   checks rely on (``keras.Model.fit/evaluate/predict/__call__``, ``numpy.argmax``,
   ``numpy.testing.assert_*``, ``builtins.print``, the data loaders, this module's own
@@ -262,6 +267,8 @@ class _Unit(NamedTuple):
         return type(self.layer).__name__
 
     def activation_functions(self) -> list:
+        if self.kind in _ACTIVATION_LAYERS:  # an activation layer on its own: it is the function
+            return [self.layer, *self.activations]
         own = getattr(self.layer, "activation", None)
         return ([own] if own is not None else []) + list(self.activations)
 

@@ -225,6 +225,8 @@ def test_activation_is_judged_by_behaviour_in_every_style(grading):
         added.add(layer)
     grading.assert_dense_architecture(added, params=39_760)
     assert grading.activation_name(tf.nn.softmax) == "softmax"
+    stray = _mlp(keras, keras.layers.ReLU(), keras.layers.Dense(10), keras.layers.Softmax())
+    assert grading.describe_layers(stray) == ["Flatten", "Activation(relu)", "Dense(10, softmax)"]
     assert grading.activation_name([keras.activations.linear, keras.layers.ReLU()]) == "relu"
 
 
