@@ -5,11 +5,16 @@ Every check raises ``AssertionError`` with a sentence in plain words, e.g.
 (which shows only ``ename: evalue`` of a hidden test, see ``autograder/feedback.py``)
 tells the student what to fix without revealing the test's code.
 
-Two principles:
+Three principles:
 
 * **Never trust a number the student returns.** Accuracy is computed here, from the
   model's raw outputs (``model(x, training=False)``) in batches, never through
   ``model.evaluate``/``model.predict`` or a value the student's function reports.
+* **Judge what a model is and does, not how it is spelled.** Layers are compared by type,
+  units and parameter count; an activation by its outputs on probe inputs (so
+  ``"relu"``, ``keras.activations.relu``, ``tf.nn.relu`` and a ``ReLU()`` layer after the
+  Dense layer are the same); the loss by its values and the optimizer by its class; the
+  metric by what it computes and the name training logs it under.
 * **Notice monkey-patching.** Importing this module snapshots the functions the
   checks rely on (``keras.Model.fit/evaluate/predict/__call__``, ``numpy.argmax``,
   ``numpy.testing.assert_*``, ``builtins.print``, the data loaders, this module's own
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import inspect
 import io
 import math
 import os
@@ -46,6 +52,7 @@ __all__ = [
     "CallbackRun",
     "FitRecord",
     "LayerSpec",
+    "activation_name",
     "assert_accuracy_at_least",
     "assert_compiled",
     "assert_dense_architecture",
@@ -144,7 +151,12 @@ def assert_not_tampered() -> None:
 # --------------------------------------------------------------------------- models
 class LayerSpec(NamedTuple):
     """What one layer should be: ``kind`` ('Flatten', 'Dense', 'Dropout', ...),
-    and for Dense ``units``/``activation``, for Dropout ``rate``. ``None`` = any."""
+    and for Dense ``units``/``activation``, for Dropout ``rate``. ``None`` = any.
+
+    A Dense spec's ``activation`` is judged by behaviour (see :func:`activation_name`), and
+    a Dropout spec with ``rate=0`` is optional: ``Dropout(0.0)`` passes everything through,
+    so a model may hold that layer or leave it out.
+    """
 
     kind: str
     units: int | None = None
@@ -152,27 +164,146 @@ class LayerSpec(NamedTuple):
     rate: float | None = None
 
 
-def _activation_name(layer) -> str | None:
-    act = getattr(layer, "activation", None)
-    if act is None:
+# ------------------------------------------------------------- activations, by behaviour
+# Keras accepts an activation as a string, a function (keras.activations.relu, tf.nn.relu,
+# keras.ops.relu, ...) or a separate layer (Activation("relu"), ReLU(), Softmax()). Their
+# Python names differ (tf.nn.softmax is called "softmax_v2"), so the checks never read a
+# name: they apply the activation to fixed probe inputs and compare the outputs with each
+# reference function's. Rows of 10 values, so that softmax (over the last axis) is tested too.
+_PROBE = np.array([[-3.0, -1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 2.0, 3.0, -2.0],
+                   [0.1, -0.2, 0.3, -0.4, 0.5, -0.6, 0.7, -0.8, 0.9, -1.0],
+                   [5.0, 4.0, -4.0, -5.0, 0.0, 1.5, -1.5, 2.5, -2.5, 0.75]], dtype="float32")
+
+
+def _np_softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+# The activations a mission may ask for, computed with NumPy; more are named from Keras'
+# own functions (only to say what a wrong activation is).
+_REFERENCE_ACTIVATIONS: dict[str, Any] = {
+    "relu": lambda x: np.maximum(x, 0.0),
+    "softmax": _np_softmax,
+    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+    "tanh": np.tanh,
+    "linear": lambda x: x,
+}
+_OTHER_ACTIVATIONS = ("elu", "selu", "gelu", "softplus", "softsign", "silu", "leaky_relu",
+                      "relu6", "exponential", "hard_sigmoid", "log_softmax", "mish")
+# Layers that only apply an activation: a Dense layer followed by one of them counts as that
+# Dense layer with the combined activation.
+_ACTIVATION_LAYERS = ("Activation", "ReLU", "Softmax", "LeakyReLU", "ELU")
+_reference_outputs: dict[str, np.ndarray] = {}
+
+
+def _references() -> dict[str, np.ndarray]:
+    """Each known activation's output on ``_PROBE`` (computed once)."""
+    if not _reference_outputs:
+        for name, fn in _REFERENCE_ACTIVATIONS.items():
+            _reference_outputs[name] = np.asarray(fn(_PROBE.astype(np.float64)))
+        for name in _OTHER_ACTIVATIONS:
+            try:
+                fn = keras.activations.get(name)
+                _reference_outputs[name] = np.asarray(
+                    keras.ops.convert_to_numpy(fn(keras.ops.convert_to_tensor(_PROBE))))
+            except Exception:  # noqa: BLE001 - a Keras without it: it just cannot be named
+                continue
+    return _reference_outputs
+
+
+def _apply(functions: Sequence[Any], x: np.ndarray) -> np.ndarray | None:
+    """``x`` through each activation function or layer in turn; None if one of them fails."""
+    out = keras.ops.convert_to_tensor(x)
+    try:
+        for fn in functions:
+            out = fn(out)
+        return _asarray(keras.ops.convert_to_numpy(out), dtype=np.float64)
+    except Exception:  # noqa: BLE001 - an activation that cannot take the probe: no name
         return None
-    name = getattr(act, "__name__", None)
-    if name is None:
-        try:
-            name = keras.activations.serialize(act)
-        except Exception:  # noqa: BLE001 - an exotic activation: describe it by type
-            name = type(act).__name__
-    return str(name)
 
 
-def _layer_text(layer) -> str:
-    kind = type(layer).__name__
+def _behaves_like(functions: Sequence[Any], name: str) -> bool:
+    got = _apply(functions, _PROBE)
+    want = _references().get(name)
+    return got is not None and want is not None and got.shape == want.shape and bool(
+        np.allclose(got, want, rtol=1e-4, atol=1e-5))
+
+
+def _python_name(fn) -> str:
+    if _isinstance(fn, keras.layers.Layer):
+        inner = getattr(fn, "activation", None)
+        return _python_name(inner) if inner is not None else type(fn).__name__
+    name = getattr(fn, "__name__", None)
+    return str(name) if name else type(fn).__name__
+
+
+def activation_name(functions) -> str:
+    """What an activation (a function, an activation layer, or a list of them applied in
+    turn) computes: 'relu', 'softmax', ... judged from its outputs on probe inputs.
+
+    An activation that matches none of the known ones is described by its Python name and
+    the words "not a standard activation".
+    """
+    if not _isinstance(functions, (list, tuple)):
+        functions = [functions]
+    got = _apply(functions, _PROBE)
+    if got is not None:
+        for name, want in _references().items():
+            if got.shape == want.shape and np.allclose(got, want, rtol=1e-4, atol=1e-5):
+                return name
+    shown = [fn for fn in functions if not _behaves_like([fn], "linear")] or functions
+    return " then ".join(_python_name(fn) for fn in shown) + " (not a standard activation)"
+
+
+class _Unit(NamedTuple):
+    """One logical layer: a Keras layer plus the activation layers that follow a Dense one."""
+
+    layer: Any
+    activations: tuple  # functions/layers applied after the layer's own computation
+
+    @property
+    def kind(self) -> str:
+        return type(self.layer).__name__
+
+    def activation_functions(self) -> list:
+        if self.kind in _ACTIVATION_LAYERS:  # an activation layer on its own: it is the function
+            return [self.layer, *self.activations]
+        own = getattr(self.layer, "activation", None)
+        return ([own] if own is not None else []) + list(self.activations)
+
+
+def _units(model) -> list[_Unit]:
+    """The model's layers with InputLayer dropped and activation layers merged into the
+    Dense layer before them: Dense(50) + ReLU() is the same layer as Dense(50, "relu")."""
+    units: list[_Unit] = []
+    for layer in getattr(model, "layers", []):
+        kind = type(layer).__name__
+        if kind == "InputLayer":
+            continue
+        if kind in _ACTIVATION_LAYERS and units and units[-1].kind == "Dense":
+            units[-1] = _Unit(units[-1].layer, (*units[-1].activations, layer))
+        else:
+            units.append(_Unit(layer, ()))
+    return units
+
+
+def _is_identity_dropout(unit: _Unit) -> bool:
+    return unit.kind == "Dropout" and math.isclose(float(unit.layer.rate), 0.0, abs_tol=1e-12)
+
+
+def _unit_activation(unit: _Unit) -> str:
+    return activation_name(unit.activation_functions())
+
+
+def _unit_text(unit: _Unit) -> str:
+    kind = unit.kind
     if kind == "Dense":
-        return f"Dense({layer.units}, {_activation_name(layer)})"
+        return f"Dense({unit.layer.units}, {_unit_activation(unit)})"
     if kind == "Dropout":
-        return f"Dropout({float(layer.rate):g})"
-    if kind == "Activation":
-        return f"Activation({_activation_name(layer)})"
+        return f"Dropout({float(unit.layer.rate):g})"
+    if kind in _ACTIVATION_LAYERS:
+        return f"Activation({_unit_activation(unit)})"
     return kind
 
 
@@ -186,8 +317,12 @@ def _spec_text(spec: LayerSpec) -> str:
 
 
 def describe_layers(model) -> list[str]:
-    """The model's layers in order, as short text: ``['Flatten', 'Dense(50, relu)', ...]``."""
-    return [_layer_text(layer) for layer in getattr(model, "layers", [])]
+    """The model's layers in order, as short text: ``['Flatten', 'Dense(50, relu)', ...]``.
+
+    An activation layer after a Dense layer is folded into it, and activations are named by
+    what they compute, so every way of writing the same model reads the same.
+    """
+    return [_unit_text(unit) for unit in _units(model)]
 
 
 def _arrow(items: Iterable[str]) -> str:
@@ -206,7 +341,8 @@ def assert_is_model(obj, what: str = "your function") -> None:
                              f"{type(obj).__name__}.")
     if not getattr(type(obj), "__module__", "").startswith("keras."):
         raise AssertionError(f"{what} returned a {type(obj).__name__} defined in the notebook. "
-                             "Build the model with keras.Sequential([...]).")
+                             "Build the model with keras.Sequential([...]) or keras.Model(inputs, "
+                             "outputs).")
 
 
 def _input_shape(model) -> tuple | None:
@@ -223,8 +359,12 @@ def assert_layers(model, expected: Sequence[LayerSpec], input_shape: tuple | Non
                   what: str = "the model") -> None:
     """The model's layers match ``expected`` one by one; messages name the first mismatch.
 
-    ``InputLayer`` entries are ignored (``keras.Input`` is not a layer in ``model.layers``).
-    Dense layers are called "hidden" except the last, the "output" layer.
+    Judged on what the layers are and compute, not on how they were written:
+    ``InputLayer`` entries are ignored (``keras.Input`` is not a layer in ``model.layers``);
+    an activation layer (``Activation``, ``ReLU``, ``Softmax``, ...) right after a Dense layer
+    is part of it; activations are compared by their outputs on probe inputs; ``Dropout(0)``
+    is the identity, so it may be present or left out. Dense layers are called "hidden"
+    except the last, the "output" layer.
     """
     assert_is_model(model, what)
     if input_shape is not None:
@@ -235,43 +375,52 @@ def assert_layers(model, expected: Sequence[LayerSpec], input_shape: tuple | Non
                 f"keras.Input({input_shape}).")
         if got != tuple(input_shape):
             raise AssertionError(f"Expected the input shape {tuple(input_shape)}, found {got}.")
-    layers = [lyr for lyr in model.layers if type(lyr).__name__ != "InputLayer"]
-    have = _arrow(_layer_text(lyr) for lyr in layers)
-    want = _arrow(_spec_text(s) for s in expected)
-    for layer in layers:
+    for layer in model.layers:
         if not type(layer).__module__.startswith("keras."):
             raise AssertionError(f"The layer {type(layer).__name__} is defined in the notebook; "
                                  "use Keras' own layers (keras.layers.Dense, ...).")
+    all_units = _units(model)
+    have = _arrow(_unit_text(u) for u in all_units)
+    units = [u for u in all_units if not _is_identity_dropout(u)]
+    specs = [s for s in expected
+             if not (s.kind == "Dropout" and s.rate is not None and s.rate == 0)]
+    want = _arrow(_spec_text(s) for s in expected)
     # Dropout placed after the output layer: the seed notes' mistake, explained on its own.
-    kinds = [type(lyr).__name__ for lyr in layers]
-    dense_idx = [i for i, k in enumerate(kinds) if k == "Dense"]
-    softmax_idx = [i for i in dense_idx if _activation_name(layers[i]) == "softmax"]
+    kinds = [u.kind for u in units]
+    softmax_idx = [i for i, u in enumerate(units)
+                   if u.kind == "Dense" and _behaves_like(u.activation_functions(), "softmax")]
     if "Dropout" in kinds and softmax_idx and kinds.index("Dropout") > softmax_idx[0]:
         raise AssertionError(
             f"Your layers are {have}. Dropout comes after a softmax output layer: it then "
             "zeroes some of the class probabilities during training, and anything after the "
             f"output is not part of the classifier. Expected {want}: Dropout belongs between "
             "the hidden layer and the single softmax output.")
-    if len(layers) != len(expected):
-        raise AssertionError(f"Expected {len(expected)} layers ({want}), found {len(layers)} "
+    if len(specs) < len(expected) and "Dropout" in kinds and "Dropout" not in (
+            s.kind for s in specs):
+        rate = float(units[kinds.index("Dropout")].layer.rate)
+        raise AssertionError(f"Expected a dropout rate of 0 (a Dropout(0.0) layer, or no Dropout "
+                             f"layer at all), found {rate:g}.")
+    if len(units) != len(specs):
+        raise AssertionError(f"Expected {len(specs)} layers ({want}), found {len(units)} "
                              f"({have}).")
-    n_dense = sum(s.kind == "Dense" for s in expected)
+    n_dense = sum(s.kind == "Dense" for s in specs)
     seen_dense = 0
-    for i, (layer, spec) in enumerate(zip(layers, expected, strict=True)):
-        kind = type(layer).__name__
+    for i, (unit, spec) in enumerate(zip(units, specs, strict=True)):
+        layer, kind = unit.layer, unit.kind
         if kind != spec.kind:
             raise AssertionError(f"Layer {i + 1} should be {_spec_text(spec)} but is "
-                                 f"{_layer_text(layer)}. Expected {want}; found {have}.")
+                                 f"{_unit_text(unit)}. Expected {want}; found {have}.")
         if kind == "Dense":
             seen_dense += 1
             role = "output" if seen_dense == n_dense else "hidden"
             if spec.units is not None and layer.units != spec.units:
                 raise AssertionError(f"Expected {spec.units} units in the {role} Dense layer, "
                                      f"found {layer.units}.")
-            act = _activation_name(layer)
-            if spec.activation is not None and act != spec.activation:
+            if spec.activation is not None and not _behaves_like(unit.activation_functions(),
+                                                                 spec.activation):
                 raise AssertionError(f"Expected the {role} Dense layer to use the "
-                                     f"'{spec.activation}' activation, found '{act}'.")
+                                     f"'{spec.activation}' activation, found "
+                                     f"'{_unit_activation(unit)}'.")
         if kind == "Dropout" and spec.rate is not None and not math.isclose(
                 float(layer.rate), spec.rate, abs_tol=1e-9):
             raise AssertionError(f"Expected a dropout rate of {spec.rate:g}, found "
@@ -293,70 +442,128 @@ def assert_dense_architecture(model, hidden_units: int = 50, hidden_activation: 
             raise AssertionError(f"Expected {params:,} trainable parameters, found {got:,}.")
 
 
-_LOSS_CLASSES = {
-    "CategoricalCrossentropy": "categorical_crossentropy",
-    "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
-    "MeanSquaredError": "mean_squared_error",
-}
+# ------------------------------------------------------------- compile settings, by behaviour
+# Probe labels and predictions for the loss and the metric: 8 one-hot labels, and
+# probabilities whose arg-max is right for exactly 3 rows (accuracy 0.375).
+_Y_PROBE = np.eye(10, dtype="float32")[[0, 1, 2, 3, 4, 5, 6, 7]]
+_P_PROBE = np.full((8, 10), 0.05, dtype="float32")
+_P_PROBE[np.arange(8), [0, 1, 2, 9, 9, 9, 9, 9]] = 0.55
+_PROBE_ACCURACY = 0.375
+_LOSS_NAMES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
+               "mean_squared_error", "mean_absolute_error", "binary_crossentropy",
+               "kl_divergence", "categorical_hinge", "poisson")
+
+
+def _loss_value(loss, y=_Y_PROBE, p=_P_PROBE) -> float | None:
+    """The mean value a loss (string, function or Loss object) gives on the probe; None if
+    it cannot be computed there."""
+    try:
+        fn = keras.losses.get(loss)
+        value = keras.ops.convert_to_numpy(fn(keras.ops.convert_to_tensor(y),
+                                              keras.ops.convert_to_tensor(p)))
+        return float(np.mean(value))
+    except Exception:  # noqa: BLE001 - a loss that does not fit one-hot labels: no value
+        return None
+
+
+def _loss_name(loss) -> str:
+    """What a compiled loss computes, named by its value on the probe."""
+    got = _loss_value(loss)
+    if got is not None:
+        for name in _LOSS_NAMES:
+            want = _loss_value(name)
+            if want is not None and math.isclose(got, want, rel_tol=1e-5, abs_tol=1e-6):
+                return name
+    if _isinstance(loss, str):
+        return loss.lower()
+    described = getattr(loss, "name", None) or getattr(loss, "__name__", None) or type(loss).__name__
+    config = loss.get_config() if hasattr(loss, "get_config") else {}
+    extras = [f"{k}={v}" for k, v in (config or {}).items()
+              if k in ("from_logits", "label_smoothing") and v not in (False, 0, 0.0)]
+    return f"{described} ({', '.join(extras)})" if extras else str(described)
+
+
+def _optimizer_class(model) -> str:
+    opt = model.optimizer
+    inner = getattr(opt, "inner_optimizer", None)  # LossScaleOptimizer wraps the real one
+    return type(inner if inner is not None else opt).__name__
+
+
+def _logged_metrics(model) -> dict[str, float]:
+    """What the compiled metrics report, under the names training logs them with, for the
+    probe predictions (their state is reset afterwards)."""
+    try:
+        results = model.compute_metrics(None, _Y_PROBE, _P_PROBE, None)
+    except Exception:  # noqa: BLE001 - metrics that cannot take one-hot labels
+        return {}
+    finally:
+        with contextlib.suppress(Exception):
+            model.reset_metrics()
+    values = {}
+    for name, value in (results or {}).items():
+        if name == "loss":
+            continue
+        with contextlib.suppress(Exception):
+            values[str(name)] = float(keras.ops.convert_to_numpy(value))
+    return values
 
 
 def compile_settings(model) -> dict[str, Any]:
     """``{'optimizer': 'adam', 'loss': 'categorical_crossentropy', 'metrics': ['accuracy']}``.
 
-    Names are normalised to lower-case strings whether compile() received strings,
-    classes' instances or functions. Empty dict when the model is not compiled.
+    The optimizer is named by its class, the loss by what it computes (a string, a function
+    and a ``keras.losses`` object give the same name), the metrics by the names training
+    logs them with. Empty dict when the model is not compiled.
     """
     if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
         return {}
-    cfg = model.get_compile_config() or {}
-
-    def name_of(obj, by_class: bool) -> str:
-        """Lower-case name of a compiled loss/metric, given as string, config dict or object."""
-        if obj is None:
-            return ""
-        if _isinstance(obj, str):
-            return obj.lower()
-        if _isinstance(obj, Mapping):
-            conf = obj.get("config")
-            cls = str(obj.get("class_name", ""))
-            if by_class and cls in _LOSS_CLASSES:
-                return _LOSS_CLASSES[cls]
-            if _isinstance(conf, Mapping) and conf.get("name"):
-                return str(conf["name"]).lower()
-            if _isinstance(conf, str):
-                return conf.lower()
-            return cls.lower()
-        if by_class and type(obj).__name__ in _LOSS_CLASSES:
-            return _LOSS_CLASSES[type(obj).__name__]
-        return str(getattr(obj, "name", None) or getattr(obj, "__name__", type(obj).__name__)).lower()
-
-    optimizer = type(model.optimizer).__name__.lower()
-    metrics = cfg.get("metrics") or []
-    if _isinstance(metrics, Mapping):
-        metrics = list(metrics.values())
     return {
-        "optimizer": optimizer,
-        "loss": name_of(cfg.get("loss"), by_class=True),
-        "metrics": [name_of(m, by_class=False) for m in metrics],
+        "optimizer": _optimizer_class(model).lower(),
+        "loss": _loss_name(getattr(model, "loss", None)),
+        "metrics": list(_logged_metrics(model)),
     }
 
 
 def assert_compiled(model, optimizer: str = "adam", loss: str = "categorical_crossentropy",
                     metric: str = "accuracy", what: str = "the model") -> None:
-    """The model is compiled with the given optimizer, loss and a metric logged as ``metric``."""
-    settings = compile_settings(model)
-    if not settings:
+    """The model is compiled with the given optimizer (by class), a loss that computes the
+    same values as ``loss`` on probe predictions, and an accuracy metric logged as ``metric``.
+
+    Any form Keras accepts passes: ``"adam"`` or ``keras.optimizers.Adam()``;
+    ``"categorical_crossentropy"``, ``keras.losses.categorical_crossentropy`` or
+    ``keras.losses.CategoricalCrossentropy()``; ``"accuracy"`` or
+    ``keras.metrics.CategoricalAccuracy(name="accuracy")``. The metric's name matters because
+    it is the key of the training logs (``accuracy``, ``val_accuracy``) that later checks read.
+    """
+    if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
         raise AssertionError(f"{what} is not compiled. Call model.compile(optimizer=..., loss=..., "
                              "metrics=['accuracy']) before returning the model.")
-    if settings["optimizer"] != optimizer.lower():
+    found_optimizer = _optimizer_class(model)
+    if found_optimizer.lower() != optimizer.lower():
         raise AssertionError(f"Expected the {optimizer.capitalize()} optimizer, found "
-                             f"{type(model.optimizer).__name__}.")
-    if settings["loss"] != loss.lower():
+                             f"{found_optimizer}.")
+    compiled_loss = getattr(model, "loss", None)
+    got, want = _loss_value(compiled_loss), _loss_value(loss)
+    if got is None or want is None or not math.isclose(got, want, rel_tol=1e-5, abs_tol=1e-6):
+        hint = (" The output layer already applies softmax, so the loss must take probabilities "
+                "(from_logits=False)." if "from_logits=True" in _loss_name(compiled_loss) else "")
         raise AssertionError(f"Expected the loss '{loss}' (labels are one-hot vectors), found "
-                             f"'{settings['loss']}'.")
-    if metric.lower() not in settings["metrics"]:
-        raise AssertionError(f"Expected metrics=['{metric}'] so that training logs '{metric}' and "
-                             f"'val_{metric}'; found metrics {settings['metrics']}.")
+                             f"'{_loss_name(compiled_loss)}'.{hint}")
+    logged = _logged_metrics(model)
+    accuracy_like = [name for name, value in logged.items()
+                     if math.isclose(value, _PROBE_ACCURACY, abs_tol=1e-6)]
+    if metric not in logged or metric not in accuracy_like:
+        if metric in logged:
+            problem = (f"the metric logged as '{metric}' does not compute classification accuracy "
+                       f"(it gave {logged[metric]:.3f} where accuracy is {_PROBE_ACCURACY})")
+        elif accuracy_like:
+            problem = (f"your accuracy metric is logged as '{accuracy_like[0]}', so training would "
+                       f"record '{accuracy_like[0]}' and 'val_{accuracy_like[0]}' instead")
+        else:
+            problem = f"found metrics {sorted(logged)}"
+        raise AssertionError(
+            f"Expected metrics=['{metric}'] (or keras.metrics.CategoricalAccuracy(name="
+            f"'{metric}')) so that training logs '{metric}' and 'val_{metric}'; {problem}.")
 
 
 def assert_inference_deterministic(model, x, what: str = "the model") -> None:
@@ -466,27 +673,38 @@ class FitRecord(NamedTuple):
     kwargs: dict
     history: Any
 
+    def argument(self, name: str, default: Any = None) -> Any:
+        """The value fit received for ``name``, passed by keyword or by position.
+
+        Positions follow ``keras.Model.fit``'s own signature, so ``fit(x, y, 256, 50, 2,
+        [callback])`` and ``fit(x=x, y=y, batch_size=256, ...)`` read the same.
+        """
+        if name in self.kwargs:
+            return self.kwargs[name]
+        position = _FIT_PARAMETERS.index(name) if name in _FIT_PARAMETERS else None
+        if position is not None and position < _len(self.args):
+            return self.args[position]
+        return default
+
     @property
     def callbacks(self) -> list:
-        """The callbacks passed to this fit call (keyword or 10th positional argument)."""
-        found = self.kwargs.get("callbacks")
-        if found is None and _len(self.args) > 9:
-            found = self.args[9]
-        return list(found or [])
+        """The callbacks passed to this fit call (by keyword or by position)."""
+        return list(self.argument("callbacks") or [])
 
     @property
     def batch_size(self) -> int:
         """The batch size used: given explicitly, else Keras' default of 32."""
-        size = self.kwargs.get("batch_size")
-        if size is None and _len(self.args) > 2:
-            size = self.args[2]
-        return int(size or 32)
+        return int(self.argument("batch_size") or 32)
 
     @property
     def train_rows(self) -> int | None:
         """How many training samples fit received (None when x was not an array)."""
-        x = self.kwargs.get("x", self.args[0] if self.args else None)
+        x = self.argument("x")
         return int(x.shape[0]) if hasattr(x, "shape") and _len(x.shape) else None
+
+
+# fit's parameters after ``self``, in order: how positional arguments are matched to names.
+_FIT_PARAMETERS = list(inspect.signature(keras.Model.fit).parameters)[1:]
 
 
 @contextlib.contextmanager

@@ -44,8 +44,8 @@ RUN_ALL = 600_000
 VALIDATE = 600_000
 
 # A wrong answer for each of mission 1's answer cells (keyed by the function the cell defines),
-# written under the released signature. It fails fast: no hidden layer (7,850 parameters, not
-# 39,760), the wrong loss, and one epoch on 1,000 images instead of ten on 50,000.
+# written under the released signature. It fails fast: no hidden layer (2 layers after the
+# input, not 3), the wrong loss, and one epoch on 1,000 images instead of ten on 50,000.
 WRONG_BODIES = {
     "build_base_model": (
         "    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),\n"
@@ -356,7 +356,7 @@ def test_student_solves_and_validates_mission1(page, lab):
     shot(page, "05_mission1_validate_failure")
     assert "validation-failed" in classes, f"Validate did not report a failure:\n{text}"
     assert "The following cell failed:" in text
-    assert "Expected 39,760 parameters" in text, text
+    assert "Expected 3 layers" in text, text
     close_dialog(page)
 
 

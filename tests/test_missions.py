@@ -3,8 +3,9 @@ release, autograding, scores, feedback and the `make grade` code path.
 
 The slow part runs ONE grading pass over a scratch copy of the course (never the
 repository's autograder/ folder): for every mission a reference submission (the
-instructor notebook), the blank release and a partly correct submission, plus one
-unreadable notebook. All slow tests read that pass's results.
+instructor notebook), the blank release and a partly correct submission, the golden
+submissions of ``tests/golden_submissions.py`` (correct answers in other accepted styles,
+and the rule cases), plus one unreadable notebook. All slow tests read that pass's results.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from golden_submissions import GOLDEN
 from mission_support import (  # noqa: E402
     PARTIAL,
     make_course,
@@ -183,6 +185,211 @@ def test_architecture_messages(grading):
         grading.assert_is_model(None, "build_base_model()")
 
 
+# Every way Keras accepts to write Mission 1's hidden and output layers: (name, layers).
+def _activation_styles(keras):
+    import tensorflow as tf
+
+    L = keras.layers  # noqa: N806 - the usual alias
+    return {
+        "strings": [L.Dense(50, activation="relu"), L.Dense(10, activation="softmax")],
+        "keras.activations": [L.Dense(50, activation=keras.activations.relu),
+                              L.Dense(10, activation=keras.activations.softmax)],
+        "tf.nn ops": [L.Dense(50, activation=tf.nn.relu), L.Dense(10, activation=tf.nn.softmax)],
+        "keras.ops": [L.Dense(50, activation=keras.ops.relu),
+                      L.Dense(10, activation=keras.ops.softmax)],
+        "ReLU/Softmax layers": [L.Dense(50), L.ReLU(), L.Dense(10), L.Softmax()],
+        "Activation layers": [L.Dense(50), L.Activation("relu"), L.Dense(10),
+                              L.Activation(tf.nn.softmax)],
+        "linear + Activation": [L.Dense(50, activation="linear"), L.Activation("relu"),
+                                L.Dense(10, activation=None), L.Activation("softmax")],
+    }
+
+
+def test_activation_is_judged_by_behaviour_in_every_style(grading):
+    import keras
+    import tensorflow as tf
+
+    assert tf.nn.softmax.__name__ == "softmax_v2"  # why names cannot be trusted
+    for style, layers in _activation_styles(keras).items():
+        model = _mlp(keras, *layers)
+        assert grading.describe_layers(model) == ["Flatten", "Dense(50, relu)",
+                                                  "Dense(10, softmax)"], style
+        grading.assert_dense_architecture(model, params=39_760, what=style)
+    functional_in = keras.Input((28, 28, 1))
+    hidden = keras.layers.Dense(50, activation=tf.nn.relu)(keras.layers.Flatten()(functional_in))
+    functional = keras.Model(functional_in, keras.layers.Dense(10, activation=tf.nn.softmax)(hidden))
+    grading.assert_dense_architecture(functional, params=39_760)
+    added = keras.Sequential()
+    added.add(keras.layers.Flatten(input_shape=(28, 28, 1)))
+    for layer in _activation_styles(keras)["ReLU/Softmax layers"]:
+        added.add(layer)
+    grading.assert_dense_architecture(added, params=39_760)
+    assert grading.activation_name(tf.nn.softmax) == "softmax"
+    stray = _mlp(keras, keras.layers.ReLU(), keras.layers.Dense(10), keras.layers.Softmax())
+    assert grading.describe_layers(stray) == ["Flatten", "Activation(relu)", "Dense(10, softmax)"]
+    assert grading.activation_name([keras.activations.linear, keras.layers.ReLU()]) == "relu"
+
+
+def test_wrong_activation_fails_in_every_style(grading):
+    import keras
+    import tensorflow as tf
+
+    L = keras.layers  # noqa: N806
+    wrong = {
+        "sigmoid string": ([L.Dense(50, activation="sigmoid"), L.Dense(10, activation="softmax")],
+                           "Expected the hidden Dense layer to use the 'relu' activation, "
+                           "found 'sigmoid'"),
+        "tanh op": ([L.Dense(50, activation=tf.nn.tanh), L.Dense(10, activation="softmax")],
+                    "found 'tanh'"),
+        "no output activation": ([L.Dense(50), L.ReLU(), L.Dense(10)],
+                                 "Expected the output Dense layer to use the 'softmax' "
+                                 "activation, found 'linear'"),
+        "leaky layer": ([L.Dense(50), L.LeakyReLU(negative_slope=0.1), L.Dense(10),
+                         L.Softmax()], "found 'LeakyReLU (not a standard activation)'"),
+        "home-made": ([L.Dense(50, activation=lambda x: 2 * x), L.Dense(10, activation="softmax")],
+                      "not a standard activation"),
+    }
+    for style, (layers, message) in wrong.items():
+        with pytest.raises(AssertionError, match=re.escape(message)):
+            grading.assert_dense_architecture(_mlp(keras, *layers), what=style)
+
+
+def test_compile_is_judged_by_class_and_behaviour(grading):
+    import keras
+    import tensorflow as tf
+
+    accepted = [
+        ("adam", "categorical_crossentropy", ["accuracy"]),
+        (keras.optimizers.Adam(), keras.losses.CategoricalCrossentropy(),
+         [keras.metrics.CategoricalAccuracy(name="accuracy")]),
+        (tf.keras.optimizers.Adam(learning_rate=1e-3), keras.losses.categorical_crossentropy,
+         ["accuracy"]),
+        ("Adam", tf.keras.losses.CategoricalCrossentropy(), [keras.metrics.CategoricalAccuracy(
+            "accuracy")]),
+    ]
+    for optimizer, loss, metrics in accepted:
+        model = _mlp_uncompiled(keras)
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        grading.assert_compiled(model)
+        assert grading.compile_settings(model) == {
+            "optimizer": "adam", "loss": "categorical_crossentropy", "metrics": ["accuracy"]}
+    rejected = [
+        ("sgd", "categorical_crossentropy", ["accuracy"], "Expected the Adam optimizer, found SGD"),
+        (keras.optimizers.AdamW(), "categorical_crossentropy", ["accuracy"], "found AdamW"),
+        ("adam", "mse", ["accuracy"], "found 'mean_squared_error'"),
+        ("adam", keras.losses.CategoricalCrossentropy(from_logits=True), ["accuracy"],
+         "from_logits=False"),
+        ("adam", "categorical_crossentropy", ["acc"], "logged as 'acc'"),
+        ("adam", "categorical_crossentropy", [keras.metrics.CategoricalAccuracy()],
+         "logged as 'categorical_accuracy'"),
+        ("adam", "categorical_crossentropy", [keras.metrics.Accuracy(name="accuracy")],
+         "does not compute classification accuracy"),
+        ("adam", "categorical_crossentropy", None, "found metrics []"),
+    ]
+    for optimizer, loss, metrics, message in rejected:
+        model = _mlp_uncompiled(keras)
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        with pytest.raises(AssertionError, match=re.escape(message)):
+            grading.assert_compiled(model)
+    with pytest.raises(AssertionError, match="is not compiled"):
+        grading.assert_compiled(_mlp_uncompiled(keras))
+
+
+def _mlp_uncompiled(keras):
+    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                             keras.layers.Dense(10, activation="softmax")])
+
+
+def test_dropout_rate_zero_may_keep_or_leave_out_the_layer(grading):
+    import keras
+
+    def spec(units, rate):
+        return [grading.LayerSpec("Flatten"), grading.LayerSpec("Dense", units, "relu"),
+                grading.LayerSpec("Dropout", rate=rate), grading.LayerSpec("Dense", 10, "softmax")]
+
+    def model(units, rate, keep_identity):
+        dropout = [keras.layers.Dropout(rate)] if rate > 0 or keep_identity else []
+        return _mlp(keras, keras.layers.Dense(units), keras.layers.ReLU(), *dropout,
+                    keras.layers.Dense(10, activation="softmax"))
+
+    grading.assert_layers(model(16, 0.0, keep_identity=True), spec(16, 0.0))
+    grading.assert_layers(model(16, 0.0, keep_identity=False), spec(16, 0.0))
+    grading.assert_layers(model(64, 0.2, keep_identity=False), spec(64, 0.2))
+    with pytest.raises(AssertionError, match=r"Expected a dropout rate of 0 \(a Dropout\(0.0\) "
+                                             r"layer, or no Dropout layer at all\), found 0.5"):
+        grading.assert_layers(model(16, 0.5, keep_identity=False), spec(16, 0.0))
+    with pytest.raises(AssertionError, match="Expected 4 layers"):
+        grading.assert_layers(model(64, 0.0, keep_identity=False), spec(64, 0.2))
+    with pytest.raises(AssertionError, match="Expected a dropout rate of 0.2, found 0.5"):
+        grading.assert_layers(model(64, 0.5, keep_identity=False), spec(64, 0.2))
+    # The seed's mistake is still named when the softmax is a separate layer.
+    seed = _mlp(keras, keras.layers.Dense(50, activation="relu"), keras.layers.Dense(10),
+                keras.layers.Softmax(), keras.layers.Dropout(0.5),
+                keras.layers.Dense(10, activation="softmax"))
+    with pytest.raises(AssertionError, match="Dropout comes after a softmax output layer"):
+        grading.assert_layers(seed, spec(50, 0.5))
+
+
+def test_fit_record_reads_positional_and_keyword_arguments(grading):
+    import keras
+    import numpy as np
+
+    model = _mlp(keras, keras.layers.Dense(10, activation="softmax"))
+    x = np.zeros((8, 28, 28, 1), dtype="float32")
+    y = np.eye(10, dtype="float32")[np.arange(8) % 10]
+    stopper = keras.callbacks.EarlyStopping(monitor="loss", patience=1)
+    with grading.record_fits() as fits:
+        model.fit(x, y, 4, 1, 0, [stopper])
+        model.fit(x=x, y=y, batch_size=8, epochs=1, verbose=0, callbacks=[stopper])
+    assert [(f.batch_size, f.train_rows, f.callbacks) for f in fits] == [
+        (4, 8, [stopper]), (8, 8, [stopper])]
+    grading.assert_not_tampered()
+
+
+def _exec_cells(golden, keras):
+    """Run a golden case's answer cells (definitions only, nothing trains) in a namespace."""
+    import numpy as np
+
+    import helpers
+
+    namespace = {"keras": keras, "np": np, "helpers": helpers}
+    for source in golden.cells.values():
+        exec(compile(source, golden.name, "exec"), namespace)  # noqa: S102 - our own test data
+    return namespace
+
+
+@pytest.mark.parametrize("golden", [g for g in GOLDEN if g.mission != "mission2_early_stopping"],
+                         ids=lambda g: g.name)
+def test_golden_answers_pass_the_quick_checks(grading, golden):
+    """Each golden case's builder or callback, checked in-process as the notebooks' tests do
+    (the slow grading pass then confirms the score); the rule cases fail where they should."""
+    import keras
+
+    ns = _exec_cells(golden, keras)
+    if "build_base_model" in ns:
+        check = lambda: grading.assert_dense_architecture(ns["build_base_model"](),  # noqa: E731
+                                                          params=39_760)
+        if golden.expected == 10:
+            check()
+            grading.assert_compiled(ns["build_base_model"]())
+        else:
+            with pytest.raises(AssertionError, match="found 'sigmoid'"):
+                check()
+    if "build_dropout_model" in ns:
+        for units, rate in ((50, 0.5), (64, 0.2), (16, 0.0), (128, 0.35)):
+            grading.assert_layers(ns["build_dropout_model"](hidden_units=units, rate=rate), [
+                grading.LayerSpec("Flatten"), grading.LayerSpec("Dense", units, "relu"),
+                grading.LayerSpec("Dropout", rate=rate), grading.LayerSpec("Dense", 10, "softmax")])
+        grading.assert_compiled(ns["build_dropout_model"]())
+    if "StopAtAccuracy" in ns:
+        logs = [{"accuracy": a} for a in (0.95, 0.989, 0.99, 0.995)]
+        assert grading.run_callback_on_logs(ns["StopAtAccuracy"](), logs).stopped_after_epoch == 3
+        run = grading.run_callback_on_logs(ns["StopAtAccuracy"](), [{"loss": 0.1, "acc": 0.995}],
+                                           allow_errors=True)
+        strict = run.error is not None and "accuracy" in str(run.error) and not run.stopped
+        assert strict == (golden.expected == 10)
+
+
 def test_accuracy_is_computed_from_outputs(grading):
     import keras
     import numpy as np
@@ -264,17 +471,21 @@ def course(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def graded(course):
-    """Grade reference, blank and partial submissions of every mission (one pass)."""
+    """Grade reference, blank, partial and golden submissions of every mission (one pass)."""
     incoming = course / "incoming"
     for kind in ("reference", "blank", "partial"):
         for mission in MISSIONS:
             folder = incoming / kind / mission
             folder.mkdir(parents=True)
             nbformat.write(submission(mission, kind), folder / f"{mission}.ipynb")
+    for case in GOLDEN:
+        folder = incoming / case.name / case.mission
+        folder.mkdir(parents=True)
+        nbformat.write(case.notebook(), folder / f"{case.mission}.ipynb")
     broken = incoming / "broken" / "mission1_base_model"
     broken.mkdir(parents=True)
     (broken / "mission1_base_model.ipynb").write_text("{ this is not a notebook")
-    proc = run_grade(incoming, course)
+    proc = run_grade(incoming, course, "--jobs", "2")
     print(proc.stdout[-6000:], proc.stderr[-3000:])
     rows = list(csv.DictReader((course / "autograder" / "grades.csv").open()))
     return {"proc": proc, "rows": rows, "root": course}
@@ -337,6 +548,22 @@ def test_seed_dropout_model_loses_structure_points(graded):
     assert scores["test_inference_deterministic"] == 2
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("case", GOLDEN, ids=[c.name for c in GOLDEN])
+def test_golden_submission_gets_its_deserved_score(graded, case):
+    """Correct answers in every accepted style get full marks; each rule case its score."""
+    row = _row(graded, case.name, case.mission)
+    assert float(row["score"]) == case.expected, (case.what, row)
+
+
+def test_golden_cases_cover_three_styles_per_mission():
+    """With the reference, at least three correct styles per mission get full marks."""
+    for mission in MISSIONS:
+        full = [c for c in GOLDEN if c.mission == mission
+                and c.expected == auto_points(source_nb(mission))]
+        assert len(full) >= 2, mission
+
+
 def _visible_text(path: Path) -> str:
     text = re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8"))
     return html.unescape(text)
@@ -353,7 +580,7 @@ def test_feedback_shows_messages_not_hidden_code(graded):
                 hidden_lines |= {ln.strip() for ln in match.group(1).splitlines()
                                  if len(ln.strip()) > 25}
     pages = sorted((root / "autograder" / "feedback").glob("*/*/*.html"))
-    assert len(pages) == 12
+    assert len(pages) == 12 + len(GOLDEN)
     for page in pages:
         text = _visible_text(page)
         mission = page.parent.name
