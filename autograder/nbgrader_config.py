@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 from autograder import COURSE_ID, db_url  # noqa: E402
 from autograder.feedback import HideTestCode  # noqa: E402
-from autograder.limits import CappedExecute  # noqa: E402
+from autograder.guarded_execute import GuardedExecute  # noqa: E402
 
 # Kernels started by nbgrader inherit this: TensorFlow's C++ log lines would otherwise
 # reach test cells as stderr output, which nbgrader scores as a failed test.
@@ -81,8 +81,11 @@ c.Execute.kernel_name = "python3"
 
 # nbgrader's own autograde steps, with Execute replaced by one that caps a cell's output
 # while it runs (autograder/limits.py): a printing loop is cut at 2 MB and interrupted
-# instead of filling the grader's memory until the cell times out.
-c.Autograde.autograde_preprocessors = [CappedExecute, IgnorePattern, ClearMetadataPreprocessor,
+# instead of filling the grader's memory until the cell times out; and that, before every
+# locked cell, has the kernel guard put back what answer cells rewired (input transformers,
+# event hooks, tracing, exception handlers, replaced functions, rebound names), see
+# autograder/guarded_execute.py.
+c.Autograde.autograde_preprocessors = [GuardedExecute, IgnorePattern, ClearMetadataPreprocessor,
                                        LimitOutput, SaveAutoGrades, AssignLatePenalties,
                                        CheckCellMetadata]
 c.CappedExecute.max_cell_output_bytes = 2 * 2**20
