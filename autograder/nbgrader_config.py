@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from autograder import COURSE_ID, db_url  # noqa: E402
-from autograder.feedback import HideTestCode  # noqa: E402
+from autograder.feedback import HideTestCode, SanitizeFeedback  # noqa: E402
 from autograder.guarded_execute import GuardedExecute  # noqa: E402
 
 # Kernels started by nbgrader inherit this: TensorFlow's C++ log lines would otherwise
@@ -100,7 +100,12 @@ c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"(?m)(\w+Warning:|^[IWEF]\d{4} |WARNING:|warnings\.warn\()"
 
 # --------------------------------------------------------------------------- feedback
-c.GenerateFeedback.preprocessors = [GetGrades, HideTestCode, CSSHTMLHeaderPreprocessor]
+# Hidden tests and their prints never reach a student (HideTestCode); HTML a student wrote
+# or printed is cleaned, so the page runs no student script (SanitizeFeedback), and
+# nbconvert's own sanitising covers the HTML outputs once more.
+c.GenerateFeedback.preprocessors = [GetGrades, HideTestCode, SanitizeFeedback,
+                                    CSSHTMLHeaderPreprocessor]
+c.HTMLExporter.sanitize_html = True
 
 # The exchange (nbgrader's release/collect folder for a shared server) lives in a
 # git-ignored folder of the course rather than /usr/local/share, which a student's
