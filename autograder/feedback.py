@@ -97,8 +97,8 @@ class HideTestCode(NbGraderPreprocessor):
         outputs = []
         for output in cell.get("outputs", []):
             if output.output_type == "error":
-                evalue = output.evalue
-                if self._unless_quoting(output) is not output:
+                evalue = str(output.get("evalue", ""))
+                if self._quotes_tests(evalue):  # the traceback quotes them anyway: not shown
                     evalue = "(message removed from the feedback: it quoted the hidden tests)"
                 output.traceback = [self.one_line(output.ename, evalue)]
                 output.evalue = output.traceback[0].partition(": ")[2]
@@ -106,9 +106,11 @@ class HideTestCode(NbGraderPreprocessor):
         cell.outputs = outputs
         return cell, resources
 
+    def _quotes_tests(self, text: str) -> bool:
+        return any(line in text for line in getattr(self, "_hidden", ()))
+
     def _unless_quoting(self, output):
-        text = _text_of(output)
-        if any(line in text for line in getattr(self, "_hidden", ())):
+        if self._quotes_tests(_text_of(output)):
             return new_output("stream", name="stdout", text=REMOVED)
         return output
 

@@ -320,14 +320,16 @@ class Guard:
                 except TypeError:
                     setattr(owner, attr, list(items))
         events, callbacks = base["events"]
+        allowed = _allowed_callbacks(base["allowed"])
         for event, items in callbacks.items():
             current = events.callbacks.get(event, [])
-            if len(current) != len(items) or any(
-                a is not b for a, b in zip(current, items, strict=False)
-            ):
-                extra = [_name(f) for f in current if all(f is not g for g in items)]
-                found.append(f"IPython event '{event}': {', '.join(extra) or 'changed'}")
-                events.callbacks[event] = list(items)
+            extra = [f for f in current if all(f is not g for g in items)]
+            missing = [g for g in items if all(f is not g for f in current)]
+            foreign = [f for f in extra if all(f is not g for g in allowed)]
+            if foreign or missing:
+                names = ", ".join(_name(f) for f in foreign) or "callbacks removed"
+                found.append(f"IPython event '{event}': {names}")
+                events.callbacks[event] = [*items, *(f for f in extra if f not in foreign)]
         for cls, entries in base["classes"].items():
             now = vars(cls)
             for key in set(now) | set(entries):

@@ -48,7 +48,7 @@ MODULE_ROOTS = {"keras", "tensorflow", "numpy", "helpers", "builtins", "sys", "i
                 "matplotlib", "nbgrader", "IPython", "ipykernel", "threading", "warnings",
                 "os", "io", "json", "pathlib"}
 FORBIDDEN_IMPORTS = {"builtins", "ctypes", "gc", "nbgrader", "importlib", "inspect",
-                     "linecache", "ipykernel", "IPython.core", "traceback", "types", "code",
+                     "linecache", "ipykernel", "IPython.core", "traceback", "code",
                      "codeop", "runpy", "pickle", "marshal", "dis"}
 FORBIDDEN_CALLS = {"exec", "eval", "compile", "setattr", "delattr", "__import__", "globals",
                    "breakpoint"}
