@@ -26,11 +26,13 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 from pathlib import Path
+from queue import Empty
 
-from nbclient.util import run_sync
+from nbclient.util import ensure_async, run_sync
 from nbformat.v4 import new_output
-from traitlets import Bool
+from traitlets import Bool, Integer
 
 from autograder.kernel_guard import ATTRIBUTE
 from autograder.limits import CappedExecute
@@ -99,10 +101,15 @@ class GuardedExecute(CappedExecute):
     guard_kernel = Bool(
         True, help="Check and reset the kernel before every locked cell (kernel_guard.py)."
     ).tag(config=True)
+    guard_timeout = Integer(
+        20, help="Seconds the kernel has to answer the guard (it needs milliseconds; a kernel "
+        "still stuck in an interrupted cell may not answer at all)."
+    ).tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._secret = None
         self._capture: list[str] = []
+        self._silent = False  # the guard went unanswered once: flagged, not asked again
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell, resources, index):
@@ -119,25 +126,41 @@ class GuardedExecute(CappedExecute):
         return cell, resources
 
     def _guard_before(self, cell, role: str) -> list[str]:
+        if getattr(self, "_silent", False):
+            return []
         if getattr(self, "_secret", None) is None:
             self._secret = secrets.token_hex(32)
             install = (f"(lambda ns: (exec({GUARD_SOURCE!r}, ns), ns['install']"
                        f"({self._secret!r}))[1])({{'__name__': 'course_kernel_guard'}})")
             findings, _ = verify(self._secret, "install", self._ask(install))
             if findings:
+                self._silent = True
                 return findings
         request = {"capture": self._capture, "baseline": role != "instructor",
                    "check": role != "answer", "uses": used_names(cell.source)}
         nonce = secrets.token_hex(16)
         expression = f"__import__('sys').{ATTRIBUTE}({nonce!r}, {json.dumps(request)!r})"
-        findings, _ = verify(self._secret, nonce, self._ask(expression))
+        reply = self._ask(expression)
+        if reply is None:
+            self._silent = True  # a stuck kernel: waiting again before every cell helps no one
+        findings, _ = verify(self._secret, nonce, reply)
         return findings
 
     async def _async_ask(self, expression: str) -> dict | None:
+        """The kernel's reply to an empty cell evaluating ``expression``; None if none came."""
         msg_id = self.kc.execute("", silent=True, store_history=False, allow_stdin=False,
                                  user_expressions={"guard": expression}, stop_on_error=False)
         if hasattr(msg_id, "__await__"):
             msg_id = await msg_id
-        return await self.async_wait_for_reply(msg_id)
+        deadline = time.monotonic() + self.guard_timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=1))
+            except Empty:
+                await self._async_check_alive()  # a dead kernel ends grading as usual
+                continue
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return msg
+        return None
 
     _ask = run_sync(_async_ask)
