@@ -67,12 +67,13 @@ def bound_names(source: str) -> list[str]:
 
 
 def used_names(source: str) -> list[str]:
-    """Names a cell reads."""
+    """Names a cell reads (a name it only assigns does not count)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    return sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)})
+    return sorted({n.id for n in ast.walk(tree)
+                   if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)})
 
 
 def verify(secret: str, nonce: str, reply: dict | None) -> tuple[list[str], list[str]]:

@@ -154,6 +154,12 @@ class Guard:
         notes: list[str] = []
         try:
             req = loads(request)
+            # First the names the instructor cell just run bound: their values are now the
+            # ones the tests expect (a later instructor cell may rebind a name legitimately).
+            for name in req.get("capture", []):
+                value = self._shell.user_ns.get(name, _MISSING)
+                if value is not _MISSING:
+                    self._names[name] = value
             if self._baseline is None and req.get("baseline"):
                 self._baseline = self._record()
             if req.get("check") and self._baseline is not None:
@@ -161,10 +167,6 @@ class Guard:
                 f, n = self._restore_names(req.get("uses", []))
                 findings += f
                 notes += n
-            for name in req.get("capture", []):
-                value = self._shell.user_ns.get(name, _MISSING)
-                if value is not _MISSING:
-                    self._names[name] = value
         except Exception as exc:  # noqa: BLE001 - reported to the grader, which flags it
             findings.append(f"the kernel guard failed: {type(exc).__name__}: {exc}"[:200])
         return findings, notes
@@ -369,7 +371,9 @@ class Guard:
         ns = self._shell.user_ns
         for name, value in self._names.items():
             if ns.get(name, _MISSING) is not value:
-                found.append(f"the name `{name}` that the tests use was rebound")
+                (found if name in uses else notes).append(
+                    f"the name `{name}` that the tests use was rebound"
+                )
                 ns[name] = value
         for name in uses:
             if name in ns and name not in self._names and _is_builtin(name):

@@ -433,3 +433,12 @@ def test_tamper_check_compares_grading_with_its_file_on_disk():
         grading.assert_compiled.__code__ = code
         vars(grading).update(saved)
     grading.assert_not_tampered()
+
+
+def test_names_rebound_by_instructor_cells_are_not_tampering():
+    """A later read-only cell may rebind a name (``fig``) an earlier one bound; an answer
+    cell may reuse a name no following test reads."""
+    nb = _run_guarded([("instructor", "fig = 1\ndata = 'mine'\n"), ("answer", "data = 'x'\n"),
+                       ("instructor", "fig = 2\n"), ("test", "assert fig == 2\n")])
+    assert not any("[grader-guard]" in o.get("text", "") for c in nb.cells for o in c.outputs)
+    assert not any(o.output_type == "error" for o in nb.cells[3].outputs)
