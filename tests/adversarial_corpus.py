@@ -537,8 +537,10 @@ CASES = [
     Case("deletes-course-files", M1, "tries to delete the data sets and release/ and to "
          "overwrite the release notebooks", _simple(
              M1, "partial", lambda nb: _append_to(nb, "train_base_model", DELETE_FILES)), P1),
-    Case("reads-hidden-tests", M1, "reads the instructor notebook and runs its answer",
-         _simple(M1, "blank", lambda nb: _append_to(nb, "build_base_model", READ_HIDDEN)), 0),
+    Case("reads-hidden-tests", M1, "reads the instructor notebook and runs its answer "
+         "(the sandbox hides it; running code through get_ipython() is flagged)",
+         _simple(M1, "blank", lambda nb: _append_to(nb, "build_base_model", READ_HIDDEN)), 0,
+         log="uses get_ipython"),
     Case("writes-gradebook", M1, "sets every manual score in the gradebook to 100",
          _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", WRITE_GRADEBOOK)),
          P1),

@@ -153,13 +153,12 @@ def test_csv_has_one_row_per_real_student_and_mission(run):
 
 
 def test_log_lines_are_never_forged(run):
-    """A newline in a name never starts a line of its own: every line is one the grader wrote."""
-    starts = ("graded ", "FAILED ", "FLAGGED ", "note ", "sandbox:", "grading ", "wrote ",
-              "adding to the gradebook", "WARNING", "adversarial corpus")
-    lines = [ln for ln in run["log"].splitlines() if ln.strip()]
-    assert all(ln.startswith(starts) for ln in lines), [ln for ln in lines
-                                                        if not ln.startswith(starts)]
-    assert not any(ln.startswith("graded victim") for ln in lines)
+    """A newline in a student id never starts a line of its own in the log."""
+    lines = run["log"].splitlines()
+    assert [ln for ln in lines if "forger" in ln] == [
+        ln for ln in lines if ln.startswith("FAILED 'forger\\n")]
+    assert len([ln for ln in lines if "forger" in ln]) == 1
+    assert not any(ln.startswith(("graded victim", f"{M1},")) for ln in lines)
 
 
 def _hidden_test_lines() -> set[str]:
