@@ -478,7 +478,8 @@ def _metadata_of_wrong_type(nb):
 
 
 # --------------------------------------------------------------------------- student ids
-FORGED_ROW = f'forger\n{M1},,,victim,,,,10.0,0.0,10.0,10.0\ngraded victim/{M1}:10'
+# (a folder name holds no "/"; no spaces, so that the log's escaped form is one word)
+FORGED_ROW = f"forger\n{M1},,,victim,,,,10.0,0.0,10.0,10.0\ngraded_victim:10"
 
 CASES = [
     # ---- test cells and their metadata
