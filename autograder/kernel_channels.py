@@ -47,15 +47,19 @@ def socket_paths(connection_file: str) -> list[str]:
         raise ChannelError(
             f"{connection_file} asks for transport {info.get('transport')!r}; the sandboxed "
             "kernel has its own network namespace and is reachable only over 'ipc' "
-            "(run nbgrader with --KernelManager.transport=ipc, as autograder.grade does)")
+            "(run nbgrader with --KernelManager.transport=ipc, as autograder.grade does)"
+        )
     if not os.path.isabs(info["ip"]):
-        raise ChannelError(f"socket path {info['ip']!r} is relative; set an absolute "
-                           "JUPYTER_RUNTIME_DIR")
+        raise ChannelError(
+            f"socket path {info['ip']!r} is relative; set an absolute JUPYTER_RUNTIME_DIR"
+        )
     paths = [f"{info['ip']}-{info[name]}" for name in PORT_NAMES]
     too_long = [p for p in paths if len(p.encode()) > MAX_SOCKET_PATH]
     if too_long:
-        raise ChannelError(f"socket path {too_long[0]} is longer than {MAX_SOCKET_PATH} bytes; "
-                           "use a shorter JUPYTER_RUNTIME_DIR")
+        raise ChannelError(
+            f"socket path {too_long[0]} is longer than {MAX_SOCKET_PATH} bytes; "
+            "use a shorter JUPYTER_RUNTIME_DIR"
+        )
     return paths
 
 
