@@ -4,7 +4,7 @@ Usage::
 
     make grade SUBMISSIONS=<dir>              # = python -m autograder.grade <dir>
     python -m autograder.grade <dir> --course-root <copy of the repository> --timeout 900 \
-        --cell-timeout 600 --jobs 2 [--no-sandbox]
+        --cell-timeout 600 --jobs 2 --disk-budget 512 [--no-sandbox]
 
 ``<dir>`` holds ``<student_id>/<mission>/<mission>.ipynb`` (plus ``timestamp.txt`` if
 nbgrader's exchange wrote one). For every (student, mission) this
@@ -18,7 +18,9 @@ nbgrader's exchange wrote one). For every (student, mission) this
    with a wall-clock limit, so an infinite loop or a crashed kernel in one submission
    never stops the others. The kernel runs in a bubblewrap sandbox
    (``autograder/sandbox.py``) that cannot see solutions, hidden tests, the gradebook
-   or other submissions; without bwrap grading stops and says so (``--no-sandbox``
+   or other submissions, holds no privileges even when grading as root, has no network
+   (nbgrader reaches it over Unix sockets) and may write ``--disk-budget`` MiB in all;
+   without bwrap grading stops and says so (``--no-sandbox``
    overrides, loudly). Deleted test cells are restored and graded, a cell's output is
    capped while it runs (``autograder/limits.py``);
 4. runs ``nbgrader generate_feedback`` for it: one HTML per notebook under
@@ -113,6 +115,7 @@ class Settings:
     jobs: int = DEFAULT_JOBS
     sandbox: bool = True
     kernel_path: Path | None = None  # folder holding the sandboxed kernel spec
+    disk_budget: int = sandboxing.DEFAULT_DISK_BUDGET  # bytes a sandboxed kernel may write
 
 
 class Log:
@@ -202,13 +205,17 @@ def nbgrader(args: list[str], root: Path, timeout: float,
     return run_limited([sys.executable, "-m", "nbgrader", *args], root, timeout, env)
 
 
-def autograde_env(settings: Settings) -> dict[str, str]:
-    """nbgrader's environment, with the sandboxed ``python3`` kernel spec found first."""
+def autograde_env(settings: Settings) -> tuple[list[str], dict[str, str]]:
+    """nbgrader's options and environment: the sandboxed ``python3`` kernel spec found
+    first, and the kernel's sockets in a folder of this nbgrader process's own."""
     env = nbgrader_env()
-    if settings.kernel_path is not None:
-        env["JUPYTER_PATH"] = os.pathsep.join(
-            [str(settings.kernel_path), *filter(None, [env.get("JUPYTER_PATH")])])
-    return env
+    if settings.kernel_path is None:
+        return [], env
+    env["JUPYTER_PATH"] = os.pathsep.join(
+        [str(settings.kernel_path), *filter(None, [env.get("JUPYTER_PATH")])])
+    runtime = Path(tempfile.mkdtemp(prefix="rt-", dir=settings.kernel_path))
+    options, extra_env = sandboxing.nbgrader_options(runtime)
+    return options, {**env, **extra_env}
 
 
 def prepare_sandbox(root: Path, settings: Settings, workdir: Path, log: Log) -> None:
@@ -224,9 +231,11 @@ def prepare_sandbox(root: Path, settings: Settings, workdir: Path, log: Log) -> 
 
     read_only = sorted({str(ROOT / "helpers"), str(Path(helpers.__file__).parent),
                         str(helpers.datasets.data_dir())})
-    sandboxing.write_kernelspec(workdir, bwrap, read_only, scratch_root=workdir / "scratch")
+    sandboxing.write_kernelspec(workdir, bwrap, read_only, disk_budget=settings.disk_budget)
     settings.kernel_path = workdir
-    log(f"sandbox: kernels run in {bwrap} (read-only: {', '.join(read_only)})")
+    log(f"sandbox: kernels run in {bwrap} as uid {sandboxing.SANDBOX_UID} without capabilities "
+        f"or network, {settings.disk_budget / 2**20:g} MiB to write "
+        f"(read-only: {', '.join(read_only)})")
 
 
 # --------------------------------------------------------------------------- gradebook
@@ -391,7 +400,8 @@ def _grade_one(root: Path, outcome: Outcome, settings: Settings) -> Outcome:
     args = ["autograde", mission, "--student", student, "--force"]
     if settings.cell_timeout:
         args.append(f"--Execute.timeout={int(settings.cell_timeout)}")
-    env = autograde_env(settings)
+    options, env = autograde_env(settings)
+    args += options
     for _attempt in range(3):
         code, out = nbgrader(args, root, settings.timeout, env)
         if not (code and LOCKED in out):
@@ -579,6 +589,10 @@ def main(argv=None) -> int:
                         help="seconds per cell (default: nbgrader_config.py's Execute.timeout)")
     parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
                         help=f"submissions graded at once (default {DEFAULT_JOBS})")
+    parser.add_argument("--disk-budget", type=float, metavar="MIB",
+                        default=sandboxing.DEFAULT_DISK_BUDGET / 2**20,
+                        help="MiB a sandboxed kernel may write in all, /tmp and its working "
+                             "folder together (default %(default)g)")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run student code unsandboxed (only in a throw-away container)")
     args = parser.parse_args(argv)
@@ -587,7 +601,7 @@ def main(argv=None) -> int:
     root = args.course_root.resolve()
     folder = args.submissions if args.submissions.is_absolute() else Path.cwd() / args.submissions
     settings = Settings(timeout=args.timeout, cell_timeout=args.cell_timeout, jobs=args.jobs,
-                        sandbox=not args.no_sandbox)
+                        sandbox=not args.no_sandbox, disk_budget=int(args.disk_budget * 2**20))
     try:
         grade_folder(folder.resolve(), root, settings=settings)
     except PipelineError as exc:

@@ -261,6 +261,164 @@ for nb in (repo / "release").glob("*/*.ipynb"):
         print("could not overwrite", nb.name, type(exc).__name__)
 '''
 
+# --------------------------------------------------------------------------- root, network, disk
+# Each prints one "<NAME>-PROBE {json}" line that tests/test_adversarial.py reads back from
+# the autograded notebook. None destroys anything even where it succeeds (a grader without
+# the fixes): what it proves it can write, it removes again.
+STATUS_PROBE = """
+import json
+import subprocess
+
+status = dict(line.split(":\\t", 1) for line in
+              open("/proc/self/status").read().splitlines() if ":\\t" in line)
+# a nested user namespace would give the kernel its capabilities back
+nested = subprocess.run(["unshare", "--user", "--map-root-user", "true"],
+                        capture_output=True).returncode == 0
+print("STATUS-PROBE " + json.dumps({
+    "uid": status["Uid"].split()[0], "cap_eff": status["CapEff"].strip(),
+    "cap_bnd": status["CapBnd"].strip(), "no_new_privs": status["NoNewPrivs"].strip(),
+    "nested_userns": nested}))
+"""
+REMOUNT = """
+import json
+import subprocess
+from pathlib import Path
+
+import helpers
+
+# As root with CAP_SYS_ADMIN a kernel remounts the read-only binds writable and patches
+# the grader; here it only proves it could, with a file it removes again.
+found = {}
+for name, folder in {"helpers": Path(helpers.__file__).parent,
+                     "nbgrader": Path(keras.__file__).parents[1] / "nbgrader",
+                     "usr": Path("/usr/lib")}.items():
+    remount = subprocess.run(["mount", "-o", "remount,bind,rw", str(folder)],
+                             capture_output=True)
+    marker = folder / "ESCAPED-remounts-read-only-code"
+    try:
+        marker.write_text("x")
+        marker.unlink()
+        wrote = True
+    except OSError:
+        wrote = False
+    found[name] = {"remounted": remount.returncode == 0, "wrote": wrote}
+print("REMOUNT-PROBE " + json.dumps(found))
+"""
+# What the network probes share: the TCP sockets listening where the kernel can see them,
+# which of them are its own (ipykernel keeps one for its output pipe), its interfaces.
+LISTENING = """
+import json
+import os
+import socket
+
+
+def listening(table):
+    try:
+        rows = [r.split() for r in open(table).read().splitlines()[1:]]
+    except OSError:
+        return {}
+    return {int(r[1].rsplit(":", 1)[1], 16): r[9] for r in rows if r[3] == "0A"}
+
+
+own_sockets = set()
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        own_sockets.add(os.readlink(f"/proc/self/fd/{fd}"))
+    except OSError:
+        pass
+table = {**listening("/proc/net/tcp"), **listening("/proc/net/tcp6")}
+ports = sorted(table)
+own = sorted(p for p, inode in table.items() if f"socket:[{inode}]" in own_sockets)
+foreign = sorted(set(ports) - set(own))
+interfaces = [r.split(":")[0].strip() for r in open("/proc/net/dev").read().splitlines()[2:]]
+"""
+LOOPBACK = LISTENING + """
+reached = []
+for port in foreign:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        if sock.connect_ex(("127.0.0.1", port)) == 0:
+            reached.append(port)
+print("LOOPBACK-PROBE " + json.dumps({"interfaces": interfaces, "foreign": foreign,
+                                      "reached": reached}))
+"""
+# Subscribes to every listening port, its own kernel's too (a stand-in for the kernel
+# graded beside it: an IOPub stream carries every output and the code of every cell,
+# hidden tests included), and prints while it listens.
+IOPUB_SNOOP = LISTENING + """
+import time
+
+import zmq
+
+subscribers = []
+for port in ports:
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect(f"tcp://127.0.0.1:{port}")
+    subscribers.append(sub)
+messages = 0
+for i in range(40):
+    print(f"listening {i}", flush=True)
+    time.sleep(0.25)
+    for sub in subscribers:
+        while sub.poll(0):
+            sub.recv_multipart()
+            messages += 1
+print("IOPUB-PROBE " + json.dumps({"ports": len(ports), "messages": messages}))
+"""
+# Holds every ephemeral port on 127.0.0.1 for 20 s (two processes: one may open at most
+# 20,000 files): on a shared loopback no other kernel could start meanwhile.
+PORT_HOG = LISTENING + """
+import time
+
+low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+middle = (low + high) // 2
+child = os.fork()
+held, taken = [], []
+for port in range(middle, high + 1) if child == 0 else range(low, middle):
+    try:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+        held.append(sock)
+    except OSError:
+        sock.close()
+        taken.append(port)
+time.sleep(20)
+if child == 0:
+    os._exit(0)
+os.waitpid(child, 0)
+print("PORT-HOG-PROBE " + json.dumps({"held": len(held), "taken_by_others":
+                                      sorted(set(taken) - set(own))}))
+"""
+# 3 x 400 MiB next to the notebook: without a budget they stay in autograded/ and are
+# copied into feedback/.
+FILL_WORKDIR = """
+chunk = bytes(2**20)
+for i in range(3):
+    with open(f"junk{i}.bin", "wb") as fh:
+        for _ in range(400):
+            fh.write(chunk)
+"""
+# Many files, each far below any per-file limit, in /tmp, /dev/shm and the sandbox's root.
+FILL_SCRATCH = """
+import json
+
+chunk = bytes(2**20)
+written = {}
+for name, folder, files in (("tmp", "/tmp", 48), ("shm", "/dev/shm", 8), ("root", "", 1)):
+    written[name] = 0
+    try:
+        for i in range(files):
+            with open(f"{folder}/junk{i}.bin", "wb") as fh:
+                for _ in range(32):
+                    fh.write(chunk)
+                    written[name] += 1
+    except OSError as exc:
+        print(name, exc)
+print("DISK-PROBE " + json.dumps(written))
+"""
+
 FAKE_HELPERS = {
     "helpers/__init__.py": "def check_environment():\n    pass\n\n\ndef seed_everything(s):\n"
                            "    pass\n",
@@ -608,6 +766,24 @@ CASES = [
     Case("id-formula", M1, "a student id that is a spreadsheet formula",
          _simple(M1, "blank"), None, log="not a valid student id",
          student='=HYPERLINK("evil.example","10")'),
+    # ---- the sandbox as root, the network, the disk
+    Case("privilege-probe", M1, "reads its uid and capabilities, tries a nested user namespace",
+         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", STATUS_PROBE)),
+         P1),
+    Case("remounts-read-only-code", M4, "remounts helpers/, nbgrader and /usr writable",
+         _simple(M4, "partial", lambda nb: _prepend_to(nb, "train_mnist", REMOUNT)), P4),
+    Case("loopback-scan", M1, "lists the ports listening on loopback and connects to each",
+         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", LOOPBACK)), P1),
+    Case("iopub-snoop", M2, "subscribes to every loopback port to read other kernels' output",
+         _simple(M2, "partial", lambda nb: _prepend_to(nb, "train_with_early_stopping",
+                                                         IOPUB_SNOOP)), P2),
+    Case("port-hog", M1, "holds every ephemeral loopback port for 20 s",
+         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", PORT_HOG)), P1),
+    Case("fills-workdir", M1, "writes 3 x 400 MiB next to its notebook",
+         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", FILL_WORKDIR)),
+         P1),
+    Case("fills-scratch", M4, "writes 1.5 GiB to /tmp, 256 MiB to /dev/shm and 32 MiB to /",
+         _simple(M4, "partial", lambda nb: _prepend_to(nb, "train_mnist", FILL_SCRATCH)), P4),
 ]
 
 

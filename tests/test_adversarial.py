@@ -24,10 +24,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from adversarial_corpus import CASES, CELL_TIMEOUT_S, M1, WALL_CLOCK_S, write_corpus
+from adversarial_corpus import CASES, CELL_TIMEOUT_S, M1, M2, M4, WALL_CLOCK_S, write_corpus
 from mission_support import REPO, SOURCE, make_course, run_grade, submission
 
 from autograder.grade import shown
+
+from autograder.sandbox import DEFAULT_DISK_BUDGET
 
 pytestmark = pytest.mark.slow
 OPTIONS = ("--cell-timeout", str(CELL_TIMEOUT_S), "--timeout", str(WALL_CLOCK_S), "--jobs", "2")
@@ -252,6 +254,55 @@ def test_sandbox_hides_secrets_and_protects_code(run):
     probe = json.loads(re.search(r"SANDBOX-PROBE (\{.*\})", text).group(1))
     assert not any(probe["exists"].values()), probe["exists"]
     assert not any(probe["writable"].values()), probe["writable"]
+
+
+def _probe(run, student: str, mission: str, name: str) -> dict:
+    """The JSON a corpus case printed after "<name>-PROBE " in its autograded notebook."""
+    nb = nbformat.read(_autograded(run, student, mission), as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    found = re.search(rf"{name}-PROBE (\{{.*\}})", text)
+    assert found, f"{student} printed no {name}-PROBE line: {text[-2000:]}"
+    return json.loads(found.group(1))
+
+
+def test_kernel_is_unprivileged_even_when_grading_as_root(run):
+    """Read from /proc/self/status inside a graded kernel (the grader here runs as root)."""
+    probe = _probe(run, "privilege-probe", M1, "STATUS")
+    assert probe["uid"] != "0", probe
+    assert probe["cap_eff"] == probe["cap_bnd"] == "0" * 16, probe
+    assert probe["no_new_privs"] == "1" and not probe["nested_userns"], probe
+
+
+def test_read_only_folders_cannot_be_remounted(run):
+    probe = _probe(run, "remounts-read-only-code", M4, "REMOUNT")
+    assert probe == {name: {"remounted": False, "wrote": False}
+                     for name in ("helpers", "nbgrader", "usr")}, probe
+
+
+def test_kernel_sees_no_port_of_another_kernel(run):
+    """Its network namespace is its own: only loopback, and nothing on it but its own
+    ipykernel output pipe (no IOPub stream to read, its own included)."""
+    probe = _probe(run, "loopback-scan", M1, "LOOPBACK")
+    assert probe == {"interfaces": ["lo"], "foreign": [], "reached": []}, probe
+    assert _probe(run, "iopub-snoop", M2, "IOPUB")["messages"] == 0
+
+
+def test_a_port_hog_holds_only_its_own_loopback(run):
+    """It gets every port but its own pipe's, and the others are graded meanwhile."""
+    probe = _probe(run, "port-hog", M1, "PORT-HOG")
+    assert probe["held"] > 0 and probe["taken_by_others"] == [], probe
+    assert "Address already in use" not in run["log"]
+
+
+def test_disk_budget_holds_and_nothing_reaches_the_grader_disk(run):
+    notebook = _autograded(run, "fills-workdir", M1)
+    assert "No space left on device" in notebook.read_text()
+    assert [p.name for p in notebook.parent.iterdir()] == [notebook.name]
+    feedback = run["course"] / "autograder" / "feedback" / "fills-workdir" / M1
+    assert [p.name for p in feedback.iterdir()] == [f"{M1}.html"]
+    written = _probe(run, "fills-scratch", M4, "DISK")  # MiB
+    assert written["tmp"] <= DEFAULT_DISK_BUDGET / 2**20 < 48 * 32, written
+    assert written["shm"] <= 64 and written["root"] == 0, written
 
 
 def test_output_is_cut_while_the_cell_runs(run):

@@ -14,6 +14,7 @@ import nbformat
 import pytest
 
 from autograder.intake import IntakeError, restore_metadata, take_in
+from autograder.kernel_channels import ChannelError, socket_paths
 from autograder.limits import output_size
 from autograder.sandbox import bwrap_command
 from autograder.scan import scan_source
@@ -99,20 +100,55 @@ def test_scan_flags_patching_and_leaves_honest_code_alone():
 
 
 def test_sandbox_command_mounts_an_allow_list(tmp_path):
-    cmd = bwrap_command(Path("/usr/bin/bwrap"), str(tmp_path / "kernel.json"), str(tmp_path),
-                        [str(REPO / "helpers"), str(REPO / "data")], str(tmp_path / "scratch"))
+    runtime = tmp_path / "rt"
+    cmd = bwrap_command(Path("/usr/bin/bwrap"), str(runtime / "kernel.json"), str(tmp_path),
+                        [str(REPO / "helpers"), str(REPO / "data")], str(runtime), 2**20)
     text = " ".join(cmd)
     assert f"--ro-bind {REPO / 'helpers'} {REPO / 'helpers'}" in text
-    assert f"--bind {tmp_path} {tmp_path}" in text and "--clearenv" in text
-    assert "--unshare-all" in text and "--die-with-parent" in text
+    assert "--clearenv" in text and "--die-with-parent" in text
     for secret in ("source_notebooks", "gradebook", ".git", "tests"):
         assert secret not in text, secret
     assert f"--ro-bind {REPO} {REPO}" not in text  # never the whole repository
-    # the scratch /tmp is mounted before anything that may live under /tmp (a clone there)
-    first_bind = min(i for i, a in enumerate(cmd) if a in ("--bind", "--ro-bind")
+    # an unprivileged user without capabilities, in namespaces of its own, network included
+    assert "--unshare-all --unshare-user --disable-userns --uid 1000 --gid 1000 " \
+           "--cap-drop ALL" in text
+    assert "--share-net" not in text
+    # what it writes: one tmpfs of the budget, mounted before anything that may live under
+    # /tmp (a clone there); its sockets' folder private; root and /dev read-only
+    first_bind = min(i for i, a in enumerate(cmd) if a in ("--bind", "--ro-bind", "--tmpfs")
                      and cmd[i + 1] not in ("/usr", "/etc", "/opt", "/sys", "/bin", "/sbin",
                                             "/lib", "/lib32", "/lib64", "/libx32"))
-    assert cmd[first_bind:first_bind + 3] == ["--bind", str(tmp_path / "scratch"), "/tmp"]
+    assert cmd[first_bind - 2:first_bind + 4] == ["--size", str(2**20), "--tmpfs", "/tmp",
+                                                  "--dir", str(tmp_path)]
+    assert "--bind" not in cmd  # nothing on the grader's disk is writable
+    assert f"--tmpfs {runtime} --ro-bind {runtime / 'kernel.json'}" in text
+    assert "--remount-ro /dev --remount-ro /" in text
+
+
+def test_working_folder_outside_tmp_shares_the_budget(tmp_path):
+    cmd = bwrap_command(Path("/usr/bin/bwrap"), "/run/k/kernel.json", "/srv/course/s/m", [],
+                        "/run/k", 2**20)
+    assert " ".join(cmd).count("--tmpfs") == 3  # the budget, the sockets, /dev/shm
+    assert "--size 1048576 --tmpfs /srv/course/s/m --dir /srv/course/s/m/.tmp " \
+           "--symlink /srv/course/s/m/.tmp /tmp" in " ".join(cmd)
+
+
+@pytest.mark.parametrize(("info", "why"), [
+    ({"transport": "tcp", "ip": "127.0.0.1"}, "reachable only over 'ipc'"),
+    ({"transport": "ipc", "ip": "kernel-ipc"}, "is relative"),
+    ({"transport": "ipc", "ip": "/" + "x" * 110}, "longer than 107 bytes"),
+])
+def test_kernel_channels_refuse_what_the_sandbox_cannot_serve(tmp_path, info, why):
+    ports = dict.fromkeys(("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"), 1)
+    (tmp_path / "k.json").write_text(json.dumps({**info, **ports}))
+    with pytest.raises(ChannelError, match=why):
+        socket_paths(str(tmp_path / "k.json"))
+
+
+def test_kernel_channels_name_one_socket_per_channel(tmp_path):
+    ports = {"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5}
+    (tmp_path / "k.json").write_text(json.dumps({"transport": "ipc", "ip": "/r/kernel", **ports}))
+    assert socket_paths(str(tmp_path / "k.json")) == [f"/r/kernel-{i}" for i in range(1, 6)]
 
 
 def test_output_size_counts_text_and_data():
