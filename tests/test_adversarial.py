@@ -28,7 +28,6 @@ from adversarial_corpus import CASES, CELL_TIMEOUT_S, M1, M2, M4, WALL_CLOCK_S, 
 from mission_support import REPO, SOURCE, make_course, run_grade, submission
 
 from autograder.grade import shown
-
 from autograder.sandbox import DEFAULT_DISK_BUDGET
 
 pytestmark = pytest.mark.slow
