@@ -148,6 +148,30 @@ def _reference_copy():
     return module
 
 
+def _same_values(a, b) -> bool:
+    """Equal default values, arrays included (``==`` on a tuple holding arrays raises)."""
+    if a is None or b is None:
+        return a is b
+    if _isinstance(a, dict):
+        return _isinstance(b, dict) and a.keys() == b.keys() and all(
+            _same_values((a[k],), (b[k],)) for k in a)
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if _isinstance(x, np.ndarray) or _isinstance(y, np.ndarray):
+            if not (_isinstance(x, np.ndarray) and _isinstance(y, np.ndarray)
+                    and x.shape == y.shape and bool(np.array_equal(x, y))):
+                return False
+            continue
+        try:
+            if not bool(x == y):
+                return False
+        except Exception:  # noqa: BLE001 - a value without a plain ==: compare its text
+            if repr(x) != repr(y):
+                return False
+    return True
+
+
 def _changed_own_functions() -> list[str]:
     """This module's functions whose code, defaults or globals differ from the file on disk."""
     live = vars(_THIS_MODULE)
@@ -160,8 +184,9 @@ def _changed_own_functions() -> list[str]:
         now = live.get(name)
         ref_fn, now_fn = getattr(ref, "__wrapped__", ref), getattr(now, "__wrapped__", now)
         if (getattr(now_fn, "__code__", None) != ref_fn.__code__
-                or getattr(now_fn, "__defaults__", None) != ref_fn.__defaults__
-                or getattr(now_fn, "__kwdefaults__", None) != ref_fn.__kwdefaults__
+                or not _same_values(getattr(now_fn, "__defaults__", None), ref_fn.__defaults__)
+                or not _same_values(getattr(now_fn, "__kwdefaults__", None),
+                                    ref_fn.__kwdefaults__)
                 or getattr(now_fn, "__globals__", None) is not live):
             changed.append(f"helpers.grading.{name}")
     return changed
