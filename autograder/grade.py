@@ -284,12 +284,15 @@ def register_student(root: Path, student: str) -> None:
         gb.update_or_create_student(student)
 
 
+FLAG_COMMENT = "Flagged for review:"  # starts the comment zero_pending_review writes
+
+
 def zero_pending_review(root: Path, outcome: Outcome) -> None:
     """Override every automatically graded cell of the submission with 0 points and say why
     in that cell's comment (shown in the feedback and the Formgrader)."""
     # The comment is rendered as Markdown/HTML in the feedback and the Formgrader, and the
     # flags quote student code: escape it.
-    why = ("Flagged for review: the notebook replaces what the tests rely on ("
+    why = (FLAG_COMMENT + " the notebook replaces what the tests rely on ("
            + html.escape("; ".join(f[:300] for f in outcome.flags[:3])) + "). Automatic points "
            "are 0 until an instructor has read it.")
     with _gradebook(root) as gb:
@@ -300,6 +303,29 @@ def zero_pending_review(root: Path, outcome: Outcome) -> None:
         for comment in nb.comments:
             comment.manual_comment = why
         gb.db.commit()
+
+
+def clear_pending_review(root: Path, student: str, mission: str) -> bool:
+    """Undo an earlier flag's overrides when a resubmission is graded clean.
+
+    Why: nbgrader keeps manual scores across ``autograde --force``, so the zeros that
+    :func:`zero_pending_review` wrote for a flagged submission would stay on an honest
+    resubmission. Only overrides that carry this module's flag comment are removed; an
+    instructor's own manual scores and comments stay. Returns whether anything was undone.
+    """
+    with _gradebook(root) as gb:
+        nb = gb.find_submission_notebook(mission, mission, student)
+        flagged = [c for c in nb.comments
+                   if (c.manual_comment or "").startswith(FLAG_COMMENT)]
+        if not flagged:
+            return False
+        for comment in flagged:
+            comment.manual_comment = None
+        for grade in nb.grades:
+            if grade.auto_score is not None and grade.manual_score == 0.0:
+                grade.manual_score = None
+        gb.db.commit()
+    return True
 
 
 def read_score(root: Path, outcome: Outcome) -> None:
@@ -426,6 +452,9 @@ def _grade_one(root: Path, outcome: Outcome, settings: Settings) -> Outcome:
                                             / mission / f"{mission}.ipynb")
             if outcome.flags:
                 zero_pending_review(root, outcome)
+            elif clear_pending_review(root, student, mission):
+                outcome.notes.append("an earlier flag's zero overrides were removed: "
+                                     "this submission was graded clean")
             read_score(root, outcome)
             outcome.ok = True
         except Exception as exc:  # noqa: BLE001 - report and carry on with the others

@@ -89,6 +89,8 @@ def run(tmp_path_factory):
 
     late = tmp / "late"
     _write(submission(M1, "partial"), late / "resubmitter" / M1, M1)
+    # The flagged "patches-tests" student hands in an honest notebook: the flag's zeros go.
+    _write(submission(M1, "partial"), late / "patches-tests" / M1, M1)
     third = run_grade(late, course, "--jobs", "2")
     rows_late = _rows(course)
     csv_late = (course / "autograder" / "grades.csv").read_bytes()
@@ -329,9 +331,18 @@ def test_extra_files_are_not_graded_along(run):
 def test_late_resubmission_replaces_only_that_grade(run):
     _, corpus, late = run["rows"]
     changed = {k for k in corpus if corpus[k]["score"] != late[k]["score"]}
-    assert changed == {("resubmitter", M1)}
+    assert changed == {("resubmitter", M1), ("patches-tests", M1)}
     assert float(corpus[("resubmitter", M1)]["score"]) == 0.0
     assert float(late[("resubmitter", M1)]["score"]) == 5.0
+
+
+def test_a_clean_resubmission_drops_an_earlier_flag(run):
+    _, corpus, late = run["rows"]
+    assert float(corpus[("patches-tests", M1)]["score"]) == 0.0
+    assert float(late[("patches-tests", M1)]["score"]) == 5.0
+    third = run["procs"][2]
+    assert "note patches-tests/mission1_base_model: an earlier flag's zero overrides were " \
+        "removed" in third.stdout + third.stderr
 
 
 def test_regrading_gives_the_same_csv(run):
