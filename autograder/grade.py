@@ -214,8 +214,7 @@ def autograde_env(settings: Settings) -> tuple[list[str], dict[str, str]]:
     env["JUPYTER_PATH"] = os.pathsep.join(
         [str(settings.kernel_path), *filter(None, [env.get("JUPYTER_PATH")])])
     runtime = Path(tempfile.mkdtemp(prefix="rt-", dir=settings.kernel_path))
-    options, extra_env = sandboxing.nbgrader_options(runtime)
-    return options, {**env, **extra_env}
+    return sandboxing.nbgrader_options(runtime), env
 
 
 def prepare_sandbox(root: Path, settings: Settings, workdir: Path, log: Log) -> None:

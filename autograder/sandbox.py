@@ -67,7 +67,7 @@ LOCAL_BWRAP = REPO / ".venv" / "sandbox" / "usr" / "bin" / "bwrap"
 DEBIAN_PACKAGE = "bubblewrap=0.8.0-2+deb12u1"
 DEBIAN_SHA256 = "3cc9134a3286ad01a323dcd924ba123eb634cefaeec82d774257e06308aeaadb"
 DEFAULT_MEMORY = 8 * 2**30  # address space per kernel; TensorFlow training needs ~2 GiB
-DEFAULT_DISK_BUDGET = 512 * 2**20  # all a kernel may write; the missions write ~1 MB
+DEFAULT_DISK_BUDGET = 512 * 2**20  # all a kernel may write; each mission's answer: 112 KiB
 SHM_SIZE = 64 * 2**20  # /dev/shm (multiprocessing's semaphores), Docker's default size
 CHANNEL_DIR_SIZE = 2**20  # the sockets' folder: sockets take no space
 SANDBOX_UID = SANDBOX_GID = 1000  # who the kernel is inside: an ordinary user, never root
@@ -294,13 +294,14 @@ def launch(argv: list[str] | None = None) -> int:
     return code if code >= 0 else 128 - code
 
 
-def nbgrader_options(runtime_dir: Path) -> tuple[list[str], dict[str, str]]:
-    """nbgrader's options and environment for a sandboxed kernel: ipc sockets named
-    ``<runtime_dir>/kernel-<n>`` (absolute: jupyter_client's default is relative to the
-    grader's folder), and the connection file in ``runtime_dir``, one per nbgrader process
-    so that no two kernels share a folder."""
-    return (["--KernelManager.transport=ipc", f"--KernelManager.ip={runtime_dir}/kernel"],
-            {"JUPYTER_RUNTIME_DIR": str(runtime_dir)})
+def nbgrader_options(runtime_dir: Path) -> list[str]:
+    """nbgrader's options for a sandboxed kernel: ipc sockets ``<runtime_dir>/kernel-<n>``
+    beside the connection file ``<runtime_dir>/kernel.json``, one folder per nbgrader
+    process so that no two kernels share one. Both named explicitly: nbclient's defaults
+    are a relative socket path (in the grader's folder) and a file in the system's /tmp,
+    left behind when a submission is killed; this folder goes with the grading run's."""
+    return ["--KernelManager.transport=ipc", f"--KernelManager.ip={runtime_dir}/kernel",
+            f"--KernelManager.connection_file={runtime_dir}/kernel.json"]
 
 
 def write_kernelspec(folder: Path, bwrap: Path, read_only: list[str],
