@@ -5,12 +5,17 @@
   so nbgrader works from the repository root and from this folder.
 * ``release.py``: ``make release`` regenerates ``release/`` from ``source_notebooks/``.
 * ``grade.py``: ``make grade SUBMISSIONS=<dir>`` autogrades every submission.
-* ``feedback.py``: the feedback preprocessor that shows a failing hidden test's
-  message but never its code.
+* ``feedback.py``: the feedback preprocessors that show a failing hidden test's
+  message but never its code or prints, and clean student HTML.
 * ``intake.py``: checks a handed-in folder and copies only the notebook to be graded.
 * ``sandbox.py``: runs each graded kernel inside bubblewrap (no solutions, hidden tests,
-  gradebook or other submissions in sight; installed code read-only).
+  gradebook or other submissions in sight; installed code read-only; no privileges even
+  when grading as root; no network; a disk budget).
+* ``kernel_channels.py``: lets nbgrader reach the sandboxed kernel over Unix sockets no
+  other kernel can see.
 * ``limits.py``: caps a cell's output while it runs.
+* ``guarded_execute.py`` and ``kernel_guard.py``: before every locked cell, put back what
+  answer cells rewired in the kernel (IPython's machinery, replaced functions, rebound names).
 * ``scan.py``: flags answer cells that replace what the tests rely on.
 """
 

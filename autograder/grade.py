@@ -4,7 +4,7 @@ Usage::
 
     make grade SUBMISSIONS=<dir>              # = python -m autograder.grade <dir>
     python -m autograder.grade <dir> --course-root <copy of the repository> --timeout 900 \
-        --cell-timeout 600 --jobs 2 [--no-sandbox]
+        --cell-timeout 600 --jobs 2 --disk-budget 512 [--no-sandbox]
 
 ``<dir>`` holds ``<student_id>/<mission>/<mission>.ipynb`` (plus ``timestamp.txt`` if
 nbgrader's exchange wrote one). For every (student, mission) this
@@ -18,7 +18,9 @@ nbgrader's exchange wrote one). For every (student, mission) this
    with a wall-clock limit, so an infinite loop or a crashed kernel in one submission
    never stops the others. The kernel runs in a bubblewrap sandbox
    (``autograder/sandbox.py``) that cannot see solutions, hidden tests, the gradebook
-   or other submissions; without bwrap grading stops and says so (``--no-sandbox``
+   or other submissions, holds no privileges even when grading as root, has no network
+   (nbgrader reaches it over Unix sockets) and may write ``--disk-budget`` MiB in all;
+   without bwrap grading stops and says so (``--no-sandbox``
    overrides, loudly). Deleted test cells are restored and graded, a cell's output is
    capped while it runs (``autograder/limits.py``);
 4. runs ``nbgrader generate_feedback`` for it: one HTML per notebook under
@@ -30,10 +32,15 @@ four; ``make bench`` measured sequential against parallel on 2 cores). The grade
 switched to SQLite's WAL journal so that concurrent nbgrader processes do not lock
 each other out.
 
-Finally ``nbgrader export`` writes ``autograder/grades.csv`` (columns include
-``assignment, student_id, score, max_score``), rows sorted so that grading the same
-folder twice gives the same file. Every failure prints one line
-``FAILED <student>/<mission>: <why>`` (also kept in ``autograder/grade.log``).
+Finally ``autograder/grades.csv`` is written from the gradebook (nbgrader export's
+columns, ``assignment, student_id, score, max_score`` among them; every cell quoted,
+formula-like cells neutralised), rows sorted so that grading the same folder twice gives
+the same file. Every failure prints one line ``FAILED <student>/<mission>: <why>`` (also
+kept in ``autograder/grade.log``); an unexpected error in one submission's step becomes
+that submission's FAILED line and the others are graded as usual.
+
+Student ids (folder names) must match :data:`STUDENT_ID`; others are not graded, and are
+shown escaped (``repr``) in their one FAILED line.
 
 Exit status: 0 when the pipeline ran, even if students' code failed or timed out;
 1 when the pipeline itself failed (no such folder, gradebook or export unusable).
@@ -45,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import html
 import os
 import re
 import signal
@@ -59,10 +67,18 @@ from pathlib import Path
 
 from autograder import COURSE_ID, MISSIONS, ROOT, db_url
 from autograder import sandbox as sandboxing
+from autograder.guarded_execute import MARKER
 from autograder.intake import IntakeError, take_in
 from autograder.release import generate, nbgrader_env
 from autograder.scan import scan_notebook
 
+# A student id is a folder name that ends up on nbgrader's command line (where `*`, `?`
+# and `[` are wildcards matching other students), in paths, in the gradebook, in the log
+# and in grades.csv (where a newline forges a row and a leading `=`, `+`, `-` or `@` is a
+# spreadsheet formula). Letters, digits, `.`, `_`, `-`, starting with a letter or digit,
+# at most 64 characters: enough for university logins and e-mail local parts, none of
+# those dangers. Mission folder names must be one of MISSIONS.
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 DEFAULT_TIMEOUT_S = 900
 DEFAULT_JOBS = max(1, min(os.cpu_count() or 1, 4))
 UNSANDBOXED_WARNING = (
@@ -99,6 +115,7 @@ class Settings:
     jobs: int = DEFAULT_JOBS
     sandbox: bool = True
     kernel_path: Path | None = None  # folder holding the sandboxed kernel spec
+    disk_budget: int = sandboxing.DEFAULT_DISK_BUDGET  # bytes a sandboxed kernel may write
 
 
 class Log:
@@ -111,12 +128,23 @@ class Log:
         self._fh.write(f"\n=== grading run {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
 
     def __call__(self, line: str, error: bool = False) -> None:
+        line = one_line(line)  # a newline in a name must never forge a second log line
         print(line, file=sys.stderr if error else sys.stdout, flush=True)
         self._fh.write(line + "\n")
         self._fh.flush()
 
     def close(self) -> None:
         self._fh.close()
+
+
+def one_line(text: str) -> str:
+    """``text`` with every control character escaped (``\\n``, ``\\x1b``, ...)."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def shown(name: str) -> str:
+    """A student id or mission as the log shows it: as is when valid, else escaped (repr)."""
+    return name if STUDENT_ID.fullmatch(name) else ascii(name)
 
 
 def run_limited(cmd: list[str], cwd: Path, timeout: float,
@@ -177,13 +205,16 @@ def nbgrader(args: list[str], root: Path, timeout: float,
     return run_limited([sys.executable, "-m", "nbgrader", *args], root, timeout, env)
 
 
-def autograde_env(settings: Settings) -> dict[str, str]:
-    """nbgrader's environment, with the sandboxed ``python3`` kernel spec found first."""
+def autograde_env(settings: Settings) -> tuple[list[str], dict[str, str]]:
+    """nbgrader's options and environment: the sandboxed ``python3`` kernel spec found
+    first, and the kernel's sockets in a folder of this nbgrader process's own."""
     env = nbgrader_env()
-    if settings.kernel_path is not None:
-        env["JUPYTER_PATH"] = os.pathsep.join(
-            [str(settings.kernel_path), *filter(None, [env.get("JUPYTER_PATH")])])
-    return env
+    if settings.kernel_path is None:
+        return [], env
+    env["JUPYTER_PATH"] = os.pathsep.join(
+        [str(settings.kernel_path), *filter(None, [env.get("JUPYTER_PATH")])])
+    runtime = Path(tempfile.mkdtemp(prefix="rt-", dir=settings.kernel_path))
+    return sandboxing.nbgrader_options(runtime), env
 
 
 def prepare_sandbox(root: Path, settings: Settings, workdir: Path, log: Log) -> None:
@@ -199,9 +230,11 @@ def prepare_sandbox(root: Path, settings: Settings, workdir: Path, log: Log) -> 
 
     read_only = sorted({str(ROOT / "helpers"), str(Path(helpers.__file__).parent),
                         str(helpers.datasets.data_dir())})
-    sandboxing.write_kernelspec(workdir, bwrap, read_only, scratch_root=workdir / "scratch")
+    sandboxing.write_kernelspec(workdir, bwrap, read_only, disk_budget=settings.disk_budget)
     settings.kernel_path = workdir
-    log(f"sandbox: kernels run in {bwrap} (read-only: {', '.join(read_only)})")
+    log(f"sandbox: kernels run in {bwrap} as uid {sandboxing.SANDBOX_UID} without capabilities "
+        f"or network, {settings.disk_budget / 2**20:g} MiB to write "
+        f"(read-only: {', '.join(read_only)})")
 
 
 # --------------------------------------------------------------------------- gradebook
@@ -250,12 +283,17 @@ def register_student(root: Path, student: str) -> None:
         gb.update_or_create_student(student)
 
 
+FLAG_COMMENT = "Flagged for review:"  # starts the comment zero_pending_review writes
+
+
 def zero_pending_review(root: Path, outcome: Outcome) -> None:
     """Override every automatically graded cell of the submission with 0 points and say why
     in that cell's comment (shown in the feedback and the Formgrader)."""
-    why = ("Flagged for review: the notebook replaces what the tests rely on ("
-           + "; ".join(outcome.flags[:3]) + "). Automatic points are 0 until an instructor "
-           "has read it.")
+    # The comment is rendered as Markdown/HTML in the feedback and the Formgrader, and the
+    # flags quote student code: escape it.
+    why = (FLAG_COMMENT + " the notebook replaces what the tests rely on ("
+           + html.escape("; ".join(f[:300] for f in outcome.flags[:3])) + "). Automatic points "
+           "are 0 until an instructor has read it.")
     with _gradebook(root) as gb:
         nb = gb.find_submission_notebook(outcome.mission, outcome.mission, outcome.student)
         for grade in nb.grades:
@@ -264,6 +302,29 @@ def zero_pending_review(root: Path, outcome: Outcome) -> None:
         for comment in nb.comments:
             comment.manual_comment = why
         gb.db.commit()
+
+
+def clear_pending_review(root: Path, student: str, mission: str) -> bool:
+    """Undo an earlier flag's overrides when a resubmission is graded clean.
+
+    Why: nbgrader keeps manual scores across ``autograde --force``, so the zeros that
+    :func:`zero_pending_review` wrote for a flagged submission would stay on an honest
+    resubmission. Only overrides that carry this module's flag comment are removed; an
+    instructor's own manual scores and comments stay. Returns whether anything was undone.
+    """
+    with _gradebook(root) as gb:
+        nb = gb.find_submission_notebook(mission, mission, student)
+        flagged = [c for c in nb.comments
+                   if (c.manual_comment or "").startswith(FLAG_COMMENT)]
+        if not flagged:
+            return False
+        for comment in flagged:
+            comment.manual_comment = None
+        for grade in nb.grades:
+            if grade.auto_score is not None and grade.manual_score == 0.0:
+                grade.manual_score = None
+        gb.db.commit()
+    return True
 
 
 def read_score(root: Path, outcome: Outcome) -> None:
@@ -275,11 +336,25 @@ def read_score(root: Path, outcome: Outcome) -> None:
 
 
 # --------------------------------------------------------------------------- steps
+def _is_dir_no_link(path: Path) -> bool:
+    try:
+        return path.is_dir() and not path.is_symlink()
+    except OSError:
+        return False
+
+
 def find_submissions(folder: Path) -> list[tuple[str, str, Path]]:
-    """(student, mission, path) for every ``<student>/<mission>/`` folder, sorted."""
+    """(student, mission, path) for every ``<student>/<mission>/`` folder, sorted.
+
+    Symbolic links to folders are listed too (intake refuses them, with a FAILED line),
+    but never entered: a linked student folder shows up as one entry with mission "".
+    """
     found = []
-    for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        if student_dir.name.startswith((".", "_")):
+    for student_dir in sorted(folder.iterdir()):
+        if student_dir.name.startswith((".", "_")) or not student_dir.is_dir():
+            continue
+        if not _is_dir_no_link(student_dir):
+            found.append((student_dir.name, "", student_dir))
             continue
         for mission_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
             if not mission_dir.name.startswith((".", "_")):
@@ -288,17 +363,27 @@ def find_submissions(folder: Path) -> list[tuple[str, str, Path]]:
 
 
 def intake(root: Path, student: str, mission: str, src: Path) -> Outcome:
-    """Take the submission in and register the student; problems end up in the Outcome."""
+    """Take the submission in and register the student; problems end up in the Outcome.
+
+    Never raises: whatever goes wrong with this one submission becomes its FAILED line.
+    """
     outcome = Outcome(student, mission)
-    register_student(root, student)  # listed in the CSV even if nothing can be graded
-    dest = root / "autograder" / "submitted" / student / mission
     try:
+        register_student(root, student)  # listed in the CSV even if nothing can be graded
+        if src.is_symlink():
+            raise IntakeError(f"the folder {src.name!r} is a symbolic link; links are not "
+                              "followed, hand in a plain folder")
+        dest = root / "autograder" / "submitted" / student / mission
         taken = take_in(src, dest, mission, root / "release" / mission / f"{mission}.ipynb")
     except IntakeError as exc:
         outcome.problems.append(f"{exc}; not graded (an earlier grade, if any, is kept)")
         return outcome
     except OSError as exc:
         outcome.problems.append(f"cannot read the submission: {exc}; not graded")
+        return outcome
+    except Exception as exc:  # noqa: BLE001 - one odd file must never stop the batch
+        outcome.problems.append(f"intake failed ({type(exc).__name__}: {str(exc)[:200]}); "
+                                "not graded")
         return outcome
     outcome.notes = taken.notes
     outcome.ok = True  # ready for autograde
@@ -308,15 +393,40 @@ def intake(root: Path, student: str, mission: str, src: Path) -> Outcome:
 LOCKED = "database is locked"
 
 
+def guard_findings(path: Path) -> list[str]:
+    """What the kernel guard had to put back while the notebook ran (its stdout notices)."""
+    import nbformat
+
+    found = []
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") if output.get("output_type") == "stream" else ""
+            if isinstance(text, str) and text.startswith(MARKER):
+                why = text.split("put it back:", 1)[-1].strip()
+                found.append(f"cell {index + 1}, the kernel guard reset: {why[:400]}")
+    return found
+
+
 def grade_one(root: Path, outcome: Outcome, settings: Settings) -> Outcome:
-    """Autograde one taken-in submission and generate its feedback."""
+    """Autograde one taken-in submission and generate its feedback; never raises."""
+    try:
+        return _grade_one(root, outcome, settings)
+    except Exception as exc:  # noqa: BLE001 - one submission's failure stays its own
+        outcome.ok = False
+        outcome.problems.append(f"grading failed ({type(exc).__name__}: {str(exc)[:200]})")
+        return outcome
+
+
+def _grade_one(root: Path, outcome: Outcome, settings: Settings) -> Outcome:
     student, mission = outcome.student, outcome.mission
     start = time.perf_counter()
     outcome.ok = False
     args = ["autograde", mission, "--student", student, "--force"]
     if settings.cell_timeout:
         args.append(f"--Execute.timeout={int(settings.cell_timeout)}")
-    env = autograde_env(settings)
+    options, env = autograde_env(settings)
+    args += options
     for _attempt in range(3):
         code, out = nbgrader(args, root, settings.timeout, env)
         if not (code and LOCKED in out):
@@ -337,15 +447,23 @@ def grade_one(root: Path, outcome: Outcome, settings: Settings) -> Outcome:
         try:
             outcome.flags = scan_notebook(root / "autograder" / "submitted" / student / mission
                                           / f"{mission}.ipynb")
+            outcome.flags += guard_findings(root / "autograder" / "autograded" / student
+                                            / mission / f"{mission}.ipynb")
             if outcome.flags:
                 zero_pending_review(root, outcome)
+            elif clear_pending_review(root, student, mission):
+                outcome.notes.append("an earlier flag's zero overrides were removed: "
+                                     "this submission was graded clean")
             read_score(root, outcome)
             outcome.ok = True
         except Exception as exc:  # noqa: BLE001 - report and carry on with the others
             outcome.problems.append(f"no score in the gradebook: {exc}")
     if outcome.ok:
-        code, out = nbgrader(["generate_feedback", mission, "--student", student, "--force"],
-                             root, 300)
+        # A flagged notebook may have smuggled hidden test code into its own outputs:
+        # its feedback shows no outputs at all, only the tests' one-line messages.
+        hide = ["--HideTestCode.hide_all_outputs=True"] if outcome.flags else []
+        code, out = nbgrader(["generate_feedback", mission, "--student", student, "--force",
+                              *hide], root, 300)
         folder = root / "autograder" / "feedback" / student / mission
         outcome.feedback = sorted(folder.glob("*.html")) if folder.exists() else []
         if code != 0 or not outcome.feedback:
@@ -355,44 +473,101 @@ def grade_one(root: Path, outcome: Outcome, settings: Settings) -> Outcome:
     return outcome
 
 
-def sort_csv(path: Path) -> None:
-    """Rows in (assignment, student) order: the same grades give the same file."""
-    with path.open(newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, [])
-        rows = list(reader)
-    key = [header.index("assignment"), header.index("student_id")]
-    rows.sort(key=lambda r: [r[i] for i in key])
-    with path.open("w", newline="") as fh:
-        csv.writer(fh, lineterminator="\n").writerows([header, *rows])
+CSV_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
+               "email", "raw_score", "late_submission_penalty", "score", "max_score"]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def export_csv(root: Path, timeout: float = 300) -> Path:
+def csv_cell(value) -> str:
+    """One CSV cell: text, with a spreadsheet formula (``=HYPERLINK(...)``) made inert.
+
+    A number keeps its sign: only text that a spreadsheet would evaluate gets a ``'``.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def grade_rows(root: Path) -> list[list[str]]:
+    """nbgrader export's rows, read from the gradebook: every student x every mission."""
+    from nbgrader.api import MissingEntry
+
+    rows = []
+    with _gradebook(root) as gb:
+        for assignment in gb.assignments:
+            for student in gb.students:
+                try:
+                    sub = gb.find_submission(assignment.name, student.id)
+                except MissingEntry:
+                    timestamp, raw, penalty, score = None, 0.0, 0.0, 0.0
+                else:
+                    timestamp, raw = sub.timestamp, sub.score
+                    penalty = sub.late_submission_penalty
+                    score = max(0.0, raw - penalty)
+                rows.append([csv_cell(v) for v in (
+                    assignment.name, assignment.duedate, timestamp, student.id,
+                    student.last_name, student.first_name, student.email, raw, penalty, score,
+                    assignment.max_score)])
+    rows.sort(key=lambda r: (r[0], r[3]))
+    return rows
+
+
+def export_csv(root: Path) -> Path:
+    """Write ``autograder/grades.csv`` from the gradebook, every cell quoted.
+
+    Why not ``nbgrader export``: it writes ids and names unquoted, so a newline or a comma
+    in one forges rows; here the csv module quotes everything and formulas are neutralised.
+    """
     target = root / "autograder" / "grades.csv"
-    code, out = nbgrader(["export", f"--to={target}"], root, timeout)
-    if code != 0 or not target.exists():
-        raise PipelineError(f"nbgrader export failed: {last_error(out)}")
-    with target.open(newline="") as fh:
-        header = next(csv.reader(fh), [])
-    missing = {"assignment", "student_id", "score", "max_score"} - set(header)
-    if missing:
-        raise PipelineError(f"{target} lacks the columns {sorted(missing)}")
-    sort_csv(target)
+    try:
+        rows = grade_rows(root)
+    except Exception as exc:  # noqa: BLE001 - the gradebook itself is unusable
+        raise PipelineError(f"cannot read the gradebook to write {target}: {exc}") from exc
+    tmp = target.with_name(target.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(
+            [CSV_COLUMNS, *rows])
+    tmp.replace(target)
     return target
 
 
 def report(outcome: Outcome, log: Log) -> None:
+    """The submission's lines: notes, then one ``graded``, ``FLAGGED`` or ``FAILED`` line."""
+    who = f"{shown(outcome.student)}/{shown(outcome.mission)}"
     for note in outcome.notes:
-        log(f"note {outcome.student}/{outcome.mission}: {note}")
+        log(f"note {who}: {note}")
     if outcome.ok:
         manual = " + written answer to grade by hand" if outcome.needs_manual else ""
-        log(f"graded {outcome.student}/{outcome.mission}: {outcome.score:g} / "
-            f"{outcome.max_score:g}{manual} ({outcome.seconds:.0f} s)")
+        log(f"graded {who}: {outcome.score:g} / {outcome.max_score:g}{manual} "
+            f"({outcome.seconds:.0f} s)")
     if outcome.flags:
-        log(f"FLAGGED {outcome.student}/{outcome.mission}: automatic points set to 0 pending "
-            f"review; {'; '.join(outcome.flags)}", error=True)
-    for problem in outcome.problems:
-        log(f"FAILED {outcome.student}/{outcome.mission}: {problem}", error=True)
+        log(f"FLAGGED {who}: automatic points set to 0 pending review; "
+            f"{'; '.join(outcome.flags)}", error=True)
+    if outcome.problems:
+        log(f"FAILED {who}: {'; '.join(outcome.problems)}", error=True)
+
+
+def refuse_names(submissions, log: Log) -> list[tuple[str, str, Path]]:
+    """The submissions whose student id and mission are acceptable; one FAILED line each other."""
+    accepted = []
+    for student, mission, path in submissions:
+        who = f"{shown(student)}/{shown(mission)}"
+        if not STUDENT_ID.fullmatch(student):
+            log(f"FAILED {who}: not a valid student id (expected letters, digits, '.', '_' "
+                "or '-', starting with a letter or digit, at most 64 characters); not graded",
+                error=True)
+        elif mission == "":
+            log(f"FAILED {who}: the student folder is a symbolic link; links are not "
+                "followed, hand in a plain folder; not graded", error=True)
+        elif mission not in MISSIONS:
+            log(f"FAILED {who}: not a mission of this course ({', '.join(MISSIONS)})",
+                error=True)
+        else:
+            accepted.append((student, mission, path))
+    return accepted
 
 
 def grade_folder(folder: Path, root: Path = ROOT, log: Log | None = None,
@@ -407,11 +582,7 @@ def grade_folder(folder: Path, root: Path = ROOT, log: Log | None = None,
         submissions = find_submissions(folder)
         if not submissions:
             log(f"no <student>/<mission>/ folders in {folder}; nothing to grade")
-        known = [s for s in submissions if s[1] in MISSIONS]
-        for student, mission, _ in submissions:
-            if mission not in MISSIONS:
-                log(f"FAILED {student}/{mission}: not a mission of this course "
-                    f"({', '.join(MISSIONS)})", error=True)
+        known = refuse_names(submissions, log)
         with tempfile.TemporaryDirectory(prefix="grading-") as tmp:
             prepare_sandbox(root, settings, Path(tmp), log)  # first: it may refuse to grade
             ensure_gradebook(root, sorted({m for _, m, _ in known}), log)
@@ -446,6 +617,10 @@ def main(argv=None) -> int:
                         help="seconds per cell (default: nbgrader_config.py's Execute.timeout)")
     parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
                         help=f"submissions graded at once (default {DEFAULT_JOBS})")
+    parser.add_argument("--disk-budget", type=float, metavar="MIB",
+                        default=sandboxing.DEFAULT_DISK_BUDGET / 2**20,
+                        help="MiB a sandboxed kernel may write in all, /tmp and its working "
+                             "folder together (default %(default)g)")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run student code unsandboxed (only in a throw-away container)")
     args = parser.parse_args(argv)
@@ -454,7 +629,7 @@ def main(argv=None) -> int:
     root = args.course_root.resolve()
     folder = args.submissions if args.submissions.is_absolute() else Path.cwd() / args.submissions
     settings = Settings(timeout=args.timeout, cell_timeout=args.cell_timeout, jobs=args.jobs,
-                        sandbox=not args.no_sandbox)
+                        sandbox=not args.no_sandbox, disk_budget=int(args.disk_budget * 2**20))
     try:
         grade_folder(folder.resolve(), root, settings=settings)
     except PipelineError as exc:

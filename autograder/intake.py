@@ -14,19 +14,32 @@ which makes nbgrader 0.9 stop with ``KeyError: 'grade_id'``), loses its grading
 metadata, and every cell with a known grade id gets the release's metadata (points,
 locked, kind) back. nbgrader then restores the locked test cells' code from the
 gradebook and puts back the ones that went missing.
+
+Nothing in a submission is trusted: a symbolic link (say, to the instructor's source
+notebook), a hard link (a second name for a file elsewhere), a link to a folder or a
+special file (FIFO, device) anywhere in the folder makes the submission fail, and no link
+is ever followed (the notebook is opened with ``O_NOFOLLOW`` and checked again on the
+open file). Every field intake reads is checked for its type, size and nesting depth
+before use, so that one odd file fails with one sentence and never stops the batch.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20  # a mission notebook with outputs is well under 2 MB
+MAX_TIMESTAMP_BYTES = 1000
+MAX_DEPTH = 64  # a notebook's JSON is about 8 levels deep; Python's parser recurses
+MAX_CELLS = 5000
+MAX_ENTRIES = 1000  # files and folders in one submission folder
 KEPT_FILES = ("timestamp.txt",)
 
 
@@ -40,9 +53,70 @@ class Intake:
     notes: list[str] = field(default_factory=list)  # things worth telling the instructor
 
 
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device file"
+    return "not a regular file"
+
+
+def check_no_links(folder: Path) -> None:
+    """Raise IntakeError if ``folder`` is, or holds, anything but plain files and folders.
+
+    Uses ``lstat`` throughout and never follows a link. A hard link (``st_nlink > 1``) is a
+    second name for a file that may live outside the submission, e.g. the source notebook.
+    """
+    top = os.lstat(folder)
+    if not stat.S_ISDIR(top.st_mode):
+        raise IntakeError(f"the submission folder {folder.name!r} is {_kind(top.st_mode)}; "
+                          "hand in a plain folder")
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in sorted(dirnames + filenames):
+            seen += 1
+            if seen > MAX_ENTRIES:
+                raise IntakeError(f"the submission holds over {MAX_ENTRIES} files and folders")
+            path = Path(dirpath) / name
+            st = os.lstat(path)
+            shown = str(path.relative_to(folder))
+            if stat.S_ISDIR(st.st_mode):
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                raise IntakeError(f"{shown!r} is {_kind(st.st_mode)}; links are not followed, "
+                                  "hand in the notebook file itself")
+            if st.st_nlink > 1:
+                raise IntakeError(f"{shown!r} is a hard link (one of {st.st_nlink} names for the "
+                                  "same file); hand in a copy of the notebook file itself")
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of ``path``, opened without following links and checked on the open file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            raise IntakeError(f"{path.name!r} is not a plain file (a link or a special file)")
+        if st.st_size > limit:
+            raise IntakeError(f"{path.name} is {st.st_size / 2**20:.0f} MB, over the "
+                              f"{limit / 2**20:g} MB it may have")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise IntakeError(f"{path.name} grew past {limit} bytes while being read")
+    return data
+
+
 def choose_notebook(folder: Path, mission: str) -> Intake:
     """The notebook to grade: ``<mission>.ipynb``, else the only ``.ipynb`` in the folder."""
     expected = f"{mission}.ipynb"
+    check_no_links(folder)
     files = sorted(p for p in folder.iterdir() if p.is_file())
     notebooks = [p for p in files if p.suffix == ".ipynb"]
     if (folder / expected).is_file():
@@ -63,28 +137,60 @@ def choose_notebook(folder: Path, mission: str) -> Intake:
     return chosen
 
 
+def too_deep(value, limit: int = MAX_DEPTH) -> bool:
+    """Whether lists and dicts nest more than ``limit`` levels (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, (dict, list)))
+    return False
+
+
 def read_notebook(path: Path):
     """Parse and validate ``path`` as a notebook, upgrading an old nbformat to version 4."""
-    size = path.stat().st_size
-    if size == 0:
+    data = read_regular_file(path, MAX_NOTEBOOK_BYTES)
+    if not data:
         raise IntakeError(f"{path.name} is an empty file")
-    if size > MAX_NOTEBOOK_BYTES:
-        raise IntakeError(f"{path.name} is {size / 2**20:.0f} MB, over the "
-                          f"{MAX_NOTEBOOK_BYTES // 2**20} MB a notebook may have")
     try:
-        raw = json.loads(path.read_bytes())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IntakeError(f"{path.name} is not valid JSON ({exc}); "
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IntakeError(f"{path.name} is not valid JSON (not UTF-8 text: {exc}); "
                           "was it saved completely?") from exc
+    try:
+        raw = json.loads(text)
+    except RecursionError as exc:
+        raise IntakeError(f"{path.name} nests lists or objects too deeply to read; "
+                          "a notebook is about 8 levels deep") from exc
+    except ValueError as exc:  # JSONDecodeError, or numbers too long to convert
+        raise IntakeError(f"{path.name} is not valid JSON ({str(exc)[:200]}); "
+                          "was it saved completely?") from exc
+    if too_deep(raw):
+        raise IntakeError(f"{path.name} nests lists or objects over {MAX_DEPTH} levels deep; "
+                          "a notebook is about 8 levels deep")
     if not isinstance(raw, dict) or "nbformat" not in raw:
         raise IntakeError(f"{path.name} is JSON but not a notebook (no 'nbformat' field)")
+    version = raw.get("nbformat")
+    if type(version) is not int or not 1 <= version <= 4:
+        raise IntakeError(f"{path.name} has nbformat {str(version)[:20]!r}; expected 1 to 4")
+    cells = raw.get("cells", [])
+    if isinstance(cells, list) and len(cells) > MAX_CELLS:
+        raise IntakeError(f"{path.name} has {len(cells)} cells, over the {MAX_CELLS} allowed")
     try:
         nb = nbformat.reads(json.dumps(raw), as_version=4)
         nbformat.validate(nb)
     except Exception as exc:  # noqa: BLE001 - nbformat raises several kinds
         raise IntakeError(f"{path.name} is not a valid notebook: "
-                          f"{str(exc).splitlines()[0][:200]}") from exc
-    return nb, int(raw.get("nbformat", 4))
+                          f"{(str(exc).splitlines() or [''])[0][:200]}") from exc
+    return nb, version
 
 
 def release_metadata(release_notebook: Path) -> dict[str, dict]:
@@ -107,20 +213,24 @@ def restore_metadata(nb, known: dict[str, dict]) -> list[str]:
     seen: set[str] = set()
     stripped: list[str] = []
     for cell in reversed(nb.cells):
-        meta = cell.metadata.get("nbgrader")
-        if not meta:
+        if "nbgrader" not in cell.metadata:
             continue
-        grade_id = meta.get("grade_id")
+        meta = cell.metadata.get("nbgrader")
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if not isinstance(grade_id, str):  # a list, a number, metadata that is not a dict
+            del cell.metadata["nbgrader"]
+            stripped.append(f"<{type(grade_id if isinstance(meta, dict) else meta).__name__}>")
+            continue
         if grade_id in known and grade_id not in seen:
             seen.add(grade_id)
             cell.metadata["nbgrader"] = copy.deepcopy(known[grade_id])
         else:
             del cell.metadata["nbgrader"]
-            stripped.append(str(grade_id))
+            stripped.append(repr(grade_id[:40]))
     if not stripped:
         return []
     return [f"grading metadata removed from cells the release does not have in that form "
-            f"(copied or renamed grade ids: {', '.join(sorted(set(stripped)))})"]
+            f"(copied or renamed grade ids: {', '.join(sorted(set(stripped))[:10])})"]
 
 
 def take_in(src: Path, dest: Path, mission: str, release_notebook: Path | None = None) -> Intake:
@@ -134,11 +244,15 @@ def take_in(src: Path, dest: Path, mission: str, release_notebook: Path | None =
         chosen.notes.append(f"upgraded {chosen.notebook.name} from nbformat {version} to 4")
     if release_notebook is not None and release_notebook.is_file():
         chosen.notes += restore_metadata(nb, release_metadata(release_notebook))
-    if dest.exists():
+    kept = {name: read_regular_file(src / name, MAX_TIMESTAMP_BYTES)
+            for name in KEPT_FILES if (src / name).is_file()}
+    text = nbformat.writes(nb)
+    if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
+        dest.unlink()
+    elif dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    nbformat.write(nb, dest / f"{mission}.ipynb")
-    for name in KEPT_FILES:
-        if (src / name).is_file():
-            shutil.copy2(src / name, dest / name)
+    (dest / f"{mission}.ipynb").write_text(text, encoding="utf-8")
+    for name, data in kept.items():
+        (dest / name).write_bytes(data)
     return chosen

@@ -33,8 +33,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from autograder import COURSE_ID, db_url  # noqa: E402
-from autograder.feedback import HideTestCode  # noqa: E402
-from autograder.limits import CappedExecute  # noqa: E402
+from autograder.feedback import HideTestCode, SanitizeFeedback  # noqa: E402
+from autograder.guarded_execute import GuardedExecute  # noqa: E402
 from helpers import QUIET_TF_LOG_LEVEL  # noqa: E402
 
 # Kernels started by nbgrader inherit this: TensorFlow's C++ log lines would otherwise
@@ -82,8 +82,11 @@ c.Execute.kernel_name = "python3"
 
 # nbgrader's own autograde steps, with Execute replaced by one that caps a cell's output
 # while it runs (autograder/limits.py): a printing loop is cut at 2 MB and interrupted
-# instead of filling the grader's memory until the cell times out.
-c.Autograde.autograde_preprocessors = [CappedExecute, IgnorePattern, ClearMetadataPreprocessor,
+# instead of filling the grader's memory until the cell times out; and that, before every
+# locked cell, has the kernel guard put back what answer cells rewired (input transformers,
+# event hooks, tracing, exception handlers, replaced functions, rebound names), see
+# autograder/guarded_execute.py.
+c.Autograde.autograde_preprocessors = [GuardedExecute, IgnorePattern, ClearMetadataPreprocessor,
                                        LimitOutput, SaveAutoGrades, AssignLatePenalties,
                                        CheckCellMetadata]
 c.CappedExecute.max_cell_output_bytes = 2 * 2**20
@@ -98,7 +101,12 @@ c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"(?m)(\w+Warning:|^[IWEF]\d{4} |WARNING:|warnings\.warn\()"
 
 # --------------------------------------------------------------------------- feedback
-c.GenerateFeedback.preprocessors = [GetGrades, HideTestCode, CSSHTMLHeaderPreprocessor]
+# Hidden tests and their prints never reach a student (HideTestCode); HTML a student wrote
+# or printed is cleaned, so the page runs no student script (SanitizeFeedback), and
+# nbconvert's own sanitising covers the HTML outputs once more.
+c.GenerateFeedback.preprocessors = [GetGrades, HideTestCode, SanitizeFeedback,
+                                    CSSHTMLHeaderPreprocessor]
+c.HTMLExporter.sanitize_html = True
 
 # The exchange (nbgrader's release/collect folder for a shared server) lives in a
 # git-ignored folder of the course rather than /usr/local/share, which a student's

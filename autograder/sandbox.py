@@ -6,26 +6,39 @@ tests), rewrite ``autograder/gradebook.db``, look at other students' submissions
 patch the installed ``nbgrader`` / ``helpers`` code that grades it.
 
 How: ``autograder.grade`` gives nbgrader a kernel spec named ``python3`` (found first via
-``JUPYTER_PATH``) whose command is this file. It sets the limits, then replaces itself
-with ``bwrap`` running the normal IPython kernel in a new mount, PID, IPC and UTS
-namespace where the file system is an allow-list:
+``JUPYTER_PATH``) whose command is this file. It sets the limits, then runs the normal
+IPython kernel under ``bwrap`` in new user, mount, PID, IPC, UTS and network namespaces:
 
+* who: an ordinary user (uid/gid 1000) with no capabilities and ``no_new_privs``, in a
+  user namespace where it cannot create another one. Even when the grader runs as root
+  (as in most containers) the kernel is not root in there, so it cannot remount the
+  read-only folders writable, mount anything, or gain privileges through a setuid
+  program;
+* network: a namespace of its own with nothing but a loopback interface no other
+  kernel shares; it talks to nbgrader over Unix sockets (``autograder/kernel_channels.py``),
+  so no kernel can reach another's ports or occupy the ports another one needs;
 * read-only: the system (``/usr``, ``/etc``, ...), the virtual environment, the course's
-  ``helpers/`` package and its ``data/`` sets, the kernel's connection file;
-* writable: the notebook's own folder in ``autograder/autograded/<student>/<mission>/``
-  and a private ``/tmp`` (a scratch folder on disk, deleted afterwards);
+  ``helpers/`` package and its ``data/`` sets, the kernel's connection file; the sandbox's
+  root and ``/dev`` are remounted read-only too;
+* writable, all in ONE tmpfs of ``--disk-budget`` bytes (a memory-backed file system
+  that lives as long as the kernel): ``/tmp`` and the notebook's working folder, shown at
+  its real path ``autograder/autograded/<student>/<mission>/``. The kernel never writes
+  the grader's disk: nothing it leaves behind reaches ``autograded/`` or ``feedback/``,
+  and a kernel that writes more than the budget gets ``OSError: No space left on
+  device`` in its cell. (Plus a 64 MiB ``/dev/shm``, as Docker gives, and a 1 MiB folder
+  for the sockets.) nbclient sends the notebook's code to the kernel, so the kernel never
+  needs the notebook file;
 * not there at all: everything else, among it ``source_notebooks/``, the rest of
-  ``autograder/`` (gradebook, other submissions), ``.git``, ``tests/``, ``release/``
-  and the user's home.
+  ``autograder/`` (gradebook, other submissions, other kernels' sockets), ``.git``,
+  ``tests/``, ``release/`` and the user's home.
 
-Not protected (see README, "Grading safely"): the network namespace is shared, because
-the kernel talks to nbgrader over loopback TCP (the grading machines reach no internet);
-CPU time is bounded by nbgrader's per-cell timeout and the per-submission wall clock,
-not here.
+Not protected (see README, "Grading safely"): CPU time is bounded by nbgrader's per-cell
+timeout and the per-submission wall clock, not here.
 
 Usage (written into the kernel spec by :func:`write_kernelspec`)::
 
-    python autograder/sandbox.py --bwrap B --ro PATH ... --memory BYTES -- {connection_file}
+    PYTHONPATH=<repo> python -m autograder.sandbox --bwrap B --ro PATH ... --memory BYTES \
+        --disk-budget BYTES {connection_file}
 
 ``python -m autograder.sandbox check`` says whether the sandbox works on this machine;
 ``python -m autograder.sandbox fetch`` unpacks Debian's bubblewrap into ``.venv/sandbox``
@@ -46,13 +59,18 @@ import sys
 import tempfile
 from pathlib import Path
 
+from autograder import kernel_channels
+
 HERE = Path(__file__).resolve()
 REPO = HERE.parents[1]
 LOCAL_BWRAP = REPO / ".venv" / "sandbox" / "usr" / "bin" / "bwrap"
 DEBIAN_PACKAGE = "bubblewrap=0.8.0-2+deb12u1"
 DEBIAN_SHA256 = "3cc9134a3286ad01a323dcd924ba123eb634cefaeec82d774257e06308aeaadb"
 DEFAULT_MEMORY = 8 * 2**30  # address space per kernel; TensorFlow training needs ~2 GiB
-DEFAULT_FILE_SIZE = 2 * 2**30  # largest file a kernel may write
+DEFAULT_DISK_BUDGET = 512 * 2**20  # all a kernel may write; each mission's answer: 112 KiB
+SHM_SIZE = 64 * 2**20  # /dev/shm (multiprocessing's semaphores), Docker's default size
+CHANNEL_DIR_SIZE = 2**20  # the sockets' folder: sockets take no space
+SANDBOX_UID = SANDBOX_GID = 1000  # who the kernel is inside: an ordinary user, never root
 SYSTEM_DIRS = ("/usr", "/etc", "/opt", "/sys")
 MERGED_USR_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # Passed into the sandbox; everything else in the grader's environment (tokens,
@@ -60,6 +78,17 @@ MERGED_USR_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 KEPT_ENV = ("LANG", "LC_ALL", "TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS", "NBGRADER_EXECUTION",
             "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
             "TF_NUM_INTEROP_THREADS", "KERAS_BACKEND")
+
+
+# What check() runs inside: the sandbox must hold even when the grader is root.
+SELF_TEST = """
+import os, pathlib
+status = pathlib.Path("/proc/self/status").read_text()
+assert os.getuid() != 0 and "CapEff:\t0000000000000000" in status, "kernel would be privileged"
+assert "NoNewPrivs:\t1" in status, "no_new_privs is not set"
+pathlib.Path("/tmp/probe").write_text("ok")
+pathlib.Path("probe").write_text("ok")
+"""
 
 
 class SandboxError(RuntimeError):
@@ -87,11 +116,18 @@ def check(bwrap: Path | None = None) -> Path:
             "Run `make setup` (it unpacks Debian's bubblewrap into .venv/sandbox) or install "
             "the `bubblewrap` package; or grade in a throw-away container / as a separate user "
             "and pass --no-sandbox (see README, 'Grading safely').")
-    probe = subprocess.run([str(bwrap), *system_binds(), "--unshare-all", "--share-net",
-                            "--die-with-parent", "true"], capture_output=True, text=True)
+    with tempfile.TemporaryDirectory(prefix="sandbox-check-") as tmp:
+        connection_file = Path(tmp, "runtime", "kernel.json")
+        connection_file.parent.mkdir()
+        connection_file.write_text("{}")
+        probe = subprocess.run(bwrap_command(bwrap, str(connection_file), tmp, [],
+                                             str(connection_file.parent), 2**20,
+                                             command=[sys.executable, "-c", SELF_TEST]),
+                               capture_output=True, text=True)
     if probe.returncode != 0:
+        why = (probe.stderr.strip().splitlines() or [f"exit {probe.returncode}"])[-1]
         raise SandboxError(
-            f"{bwrap} cannot create a sandbox here ({probe.stderr.strip() or probe.returncode}); "
+            f"{bwrap} cannot create a sandbox here ({why}); "
             "unprivileged user namespaces may be disabled "
             "(sysctl kernel.unprivileged_userns_clone=1). Grade in a throw-away container or "
             "as a separate user and pass --no-sandbox.")
@@ -145,19 +181,57 @@ def python_dirs() -> list[str]:
     return sorted(d for d in dirs if not d.startswith(SYSTEM_DIRS))
 
 
+def isolation_flags() -> list[str]:
+    """Every namespace new, the kernel an unprivileged user without capabilities.
+
+    ``--unshare-user`` with a non-zero ``--uid`` maps that uid to the grader's own: run
+    as root, the kernel is still uid 1000 inside, with an empty capability set, so the
+    read-only binds stay read-only. ``--disable-userns`` stops it from making a nested
+    user namespace to get capabilities back; bwrap always sets ``no_new_privs``. Not
+    ``--share-net``: the kernel talks to nbgrader over Unix sockets only.
+    """
+    return ["--unshare-all", "--unshare-user", "--disable-userns",
+            "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID), "--cap-drop", "ALL",
+            "--die-with-parent", "--hostname", "grader"]
+
+
+def writable_mounts(workdir: str, disk_budget: int) -> list[str]:
+    """``/tmp`` and the working folder on one tmpfs of ``disk_budget`` bytes.
+
+    bwrap cannot mount one tmpfs at two places, so the working folder is a folder in the
+    ``/tmp`` tmpfs when it lies under ``/tmp`` (a course in a temporary folder, as in the
+    tests); otherwise the tmpfs is mounted at the working folder and ``/tmp`` is a link to
+    its ``.tmp`` folder. Either way the kernel sees its working folder at its real path.
+    Mounted before the read-only binds, which may lie under ``/tmp`` (a clone there).
+    """
+    size = ["--size", str(disk_budget), "--tmpfs"]
+    if Path(workdir).is_relative_to("/tmp"):
+        return [*size, "/tmp", "--dir", workdir]
+    return [*size, workdir, "--dir", f"{workdir}/.tmp", "--symlink", f"{workdir}/.tmp", "/tmp"]
+
+
 def bwrap_command(bwrap: Path, connection_file: str, workdir: str, read_only: list[str],
-                  scratch: str) -> list[str]:
-    # /tmp first: a later bind of a path under /tmp (a course cloned there) must not be
-    # hidden by the scratch folder mounted over it.
-    args = [str(bwrap), *system_binds(), "--bind", scratch, "/tmp"]
+                  channel_dir: str, disk_budget: int = DEFAULT_DISK_BUDGET,
+                  info_fd: int | None = None, command: list[str] | None = None) -> list[str]:
+    """The bwrap command line that runs the kernel (or ``command``: check()'s self-test).
+
+    ``channel_dir``: the folder the kernel binds its sockets in (kernel_channels.py).
+    """
+    args = [str(bwrap), *isolation_flags(), *system_binds(),
+            *writable_mounts(workdir, disk_budget)]
     for path in [*python_dirs(), *read_only]:
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
-    args += ["--bind", workdir, workdir,
+    # The sockets' folder: private to this kernel (kernel_channels.py), then read-only
+    # /dev and root, so nothing outside the budget stays writable.
+    args += ["--size", str(CHANNEL_DIR_SIZE), "--tmpfs", channel_dir,
              "--ro-bind", connection_file, connection_file,
-             "--chdir", workdir,
-             "--unshare-all", "--share-net", "--die-with-parent",
-             "--hostname", "grader", "--clearenv",
+             "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
+             "--remount-ro", "/dev", "--remount-ro", "/",
+             "--chdir", workdir]
+    if info_fd is not None:
+        args += ["--info-fd", str(info_fd)]
+    args += ["--clearenv",
              "--setenv", "HOME", "/tmp",
              "--setenv", "PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin",
              "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib",
@@ -169,42 +243,70 @@ def bwrap_command(bwrap: Path, connection_file: str, workdir: str, read_only: li
     data = os.environ.get("COURSE_DATA_DIR")
     if data:
         args += ["--setenv", "COURSE_DATA_DIR", data]
-    return args + ["--", sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
+    command = command or [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
+    return [*args, "--", *command]
 
 
-def set_limits(memory: int, file_size: int) -> None:
-    """Address space and file size limits, inherited by the kernel and anything it starts."""
+def set_limits(memory: int) -> None:
+    """Address space, no core files: inherited by the kernel and anything it starts.
+
+    No RLIMIT_FSIZE: the tmpfs caps what the kernel writes, in total rather than per file.
+    """
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def launch(argv: list[str] | None = None) -> None:
-    """Kernel spec entry point: limits, then exec bwrap (never returns)."""
-    parser = argparse.ArgumentParser(prog="autograder/sandbox.py")
+def launch(argv: list[str] | None = None) -> int:
+    """Kernel spec entry point: limits, bwrap, the socket links; returns bwrap's status.
+
+    This process stays bwrap's parent (the process jupyter_client started and signals):
+    it learns the sandbox's pid from ``--info-fd`` to link the kernel's sockets.
+    """
+    parser = argparse.ArgumentParser(prog="python -m autograder.sandbox")
     parser.add_argument("--bwrap", required=True)
     parser.add_argument("--ro", action="append", default=[], help="extra read-only path")
     parser.add_argument("--memory", type=int, default=DEFAULT_MEMORY)
-    parser.add_argument("--scratch-root", required=True)
+    parser.add_argument("--disk-budget", type=int, default=DEFAULT_DISK_BUDGET)
     parser.add_argument("connection_file")
     args, kernel_args = parser.parse_known_args(argv)  # the rest goes to ipykernel
-    workdir = os.getcwd()
-    # The kernel's /tmp: a fresh folder on disk (a tmpfs would fill RAM) under the grading
-    # run's temporary folder, which autograder.grade deletes at the end.
-    os.makedirs(args.scratch_root, exist_ok=True)
-    scratch = tempfile.mkdtemp(prefix="kernel-", dir=args.scratch_root)
-    set_limits(args.memory, DEFAULT_FILE_SIZE)
-    # jupyter_client interrupts a kernel with SIGINT to its whole process group. bwrap
-    # would die of it (and take the kernel along); ignored signals survive exec, and
-    # ipykernel installs its own SIGINT handler while it runs a cell.
+    try:
+        sockets = kernel_channels.socket_paths(args.connection_file)
+    except kernel_channels.ChannelError as exc:
+        print(f"[grader] cannot start the sandboxed kernel: {exc}", file=sys.stderr)
+        return 1
+    set_limits(args.memory)
+    # jupyter_client interrupts a kernel with SIGINT to its whole process group. This
+    # process and bwrap would die of it (and take the kernel along); ignored signals
+    # survive exec, and ipykernel installs its own SIGINT handler while it runs a cell.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    cmd = bwrap_command(Path(args.bwrap), args.connection_file, workdir, args.ro, scratch)
+    info_read, info_write = os.pipe()
+    cmd = bwrap_command(Path(args.bwrap), args.connection_file, os.getcwd(), args.ro,
+                        os.path.dirname(sockets[0]), args.disk_budget, info_fd=info_write)
     cmd += kernel_args
-    os.execv(cmd[0], cmd)
+    proc = subprocess.Popen(cmd, pass_fds=(info_write,))
+    os.close(info_write)
+    try:
+        kernel_channels.link_sockets(sockets, kernel_channels.read_child_pid(info_read))
+    except (kernel_channels.ChannelError, OSError, ValueError) as exc:
+        print(f"[grader] cannot reach the sandboxed kernel: {exc}", file=sys.stderr)
+        proc.kill()
+    code = proc.wait()
+    return code if code >= 0 else 128 - code
 
 
-def write_kernelspec(folder: Path, bwrap: Path, read_only: list[str], scratch_root: Path,
-                     memory: int = DEFAULT_MEMORY) -> Path:
+def nbgrader_options(runtime_dir: Path) -> list[str]:
+    """nbgrader's options for a sandboxed kernel: ipc sockets ``<runtime_dir>/kernel-<n>``
+    beside the connection file ``<runtime_dir>/kernel.json``, one folder per nbgrader
+    process so that no two kernels share one. Both named explicitly: nbclient's defaults
+    are a relative socket path (in the grader's folder) and a file in the system's /tmp,
+    left behind when a submission is killed; this folder goes with the grading run's."""
+    return ["--KernelManager.transport=ipc", f"--KernelManager.ip={runtime_dir}/kernel",
+            f"--KernelManager.connection_file={runtime_dir}/kernel.json"]
+
+
+def write_kernelspec(folder: Path, bwrap: Path, read_only: list[str],
+                     memory: int = DEFAULT_MEMORY,
+                     disk_budget: int = DEFAULT_DISK_BUDGET) -> Path:
     """A ``kernels/python3/kernel.json`` under ``folder`` that starts the sandboxed kernel.
 
     Put ``folder`` first on ``JUPYTER_PATH`` for nbgrader: its ``python3`` then wins over
@@ -212,12 +314,15 @@ def write_kernelspec(folder: Path, bwrap: Path, read_only: list[str], scratch_ro
     """
     spec_dir = folder / "kernels" / "python3"
     spec_dir.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, str(HERE), "--bwrap", str(bwrap), "--memory", str(memory),
-            "--scratch-root", str(scratch_root)]
+    argv = [sys.executable, "-m", "autograder.sandbox", "--bwrap", str(bwrap),
+            "--memory", str(memory), "--disk-budget", str(disk_budget)]
     for path in read_only:
         argv += ["--ro", str(path)]
-    spec = {"argv": [*argv, "{connection_file}"], "display_name": "Python 3 (sandboxed grading)",
-            "language": "python", "metadata": {"debugger": False}}
+    # The launcher runs in the notebook's folder: it finds this package through PYTHONPATH
+    # (its own environment only; the kernel's is cleared).
+    spec = {"argv": [*argv, "{connection_file}"], "env": {"PYTHONPATH": str(REPO)},
+            "display_name": "Python 3 (sandboxed grading)", "language": "python",
+            "metadata": {"debugger": False}}
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
     return spec_dir
 
@@ -238,8 +343,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"sandbox: {exc}", file=sys.stderr)
             return 1
         return 0
-    launch(argv)
-    return 1  # not reached: launch() replaces the process
+    return launch(argv)
 
 
 if __name__ == "__main__":

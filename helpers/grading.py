@@ -17,9 +17,10 @@ Three principles:
   metric by what it computes and the name training logs it under.
 * **Notice monkey-patching.** Importing this module snapshots the functions the
   checks rely on (``keras.Model.fit/evaluate/predict/__call__``, ``numpy.argmax``,
-  ``numpy.testing.assert_*``, ``builtins.print``, the data loaders, this module's own
-  checks, ...). :func:`assert_not_tampered` fails with a clear message when any of
-  them was replaced afterwards. The mission notebooks import this module in a locked
+  ``numpy.testing.assert_*``, ``builtins.print``, the data loaders, ...) and compares
+  this module's own checks with a copy compiled from its file on disk.
+  :func:`assert_not_tampered` fails with a clear message when any of them was replaced
+  afterwards. The mission notebooks import this module in a locked
   cell before any student cell, so the snapshot holds the originals.
 
 Limits: a check running in the same Python process as the student's code can be
@@ -126,17 +127,84 @@ _SNAPSHOT: dict[str, tuple[Any, str, Any]] = {
 _THIS_MODULE = sys.modules[__name__]
 
 
+def _reference_copy():
+    """A private copy of this module, loaded from its file on disk.
+
+    Why: a table of "original" functions kept in this module is as easy to edit as the
+    functions themselves (``grading._OWN_FUNCTIONS[...] = fake``). The file on disk is
+    read-only while grading (the sandbox mounts ``helpers/`` read-only), so a fresh copy
+    compiled from it says what every function of this module must be.
+    """
+    import importlib.util
+
+    name = "helpers._grading_reference"
+    spec = importlib.util.spec_from_file_location(name, __file__)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # the module looks itself up while it loads
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(name, None)
+    return module
+
+
+def _same_values(a, b) -> bool:
+    """Equal default values, arrays included (``==`` on a tuple holding arrays raises)."""
+    if a is None or b is None:
+        return a is b
+    if _isinstance(a, dict):
+        return _isinstance(b, dict) and a.keys() == b.keys() and all(
+            _same_values((a[k],), (b[k],)) for k in a)
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if _isinstance(x, np.ndarray) or _isinstance(y, np.ndarray):
+            if not (_isinstance(x, np.ndarray) and _isinstance(y, np.ndarray)
+                    and x.shape == y.shape and bool(np.array_equal(x, y))):
+                return False
+            continue
+        try:
+            if not bool(x == y):
+                return False
+        except Exception:  # noqa: BLE001 - a value without a plain ==: compare its text
+            if repr(x) != repr(y):
+                return False
+    return True
+
+
+def _changed_own_functions() -> list[str]:
+    """This module's functions whose code, defaults or globals differ from the file on disk."""
+    live = vars(_THIS_MODULE)
+    changed = []
+    for name, ref in vars(_reference_copy()).items():
+        if not callable(ref) or getattr(ref, "__module__", None) != "helpers._grading_reference":
+            continue
+        if _isinstance(ref, type):
+            continue  # classes (LayerSpec, FitRecord, ...) hold no check of their own
+        now = live.get(name)
+        ref_fn, now_fn = getattr(ref, "__wrapped__", ref), getattr(now, "__wrapped__", now)
+        if (getattr(now_fn, "__code__", None) != ref_fn.__code__
+                or not _same_values(getattr(now_fn, "__defaults__", None), ref_fn.__defaults__)
+                or not _same_values(getattr(now_fn, "__kwdefaults__", None),
+                                    ref_fn.__kwdefaults__)
+                or getattr(now_fn, "__globals__", None) is not live):
+            changed.append(f"helpers.grading.{name}")
+    return changed
+
+
 def assert_not_tampered() -> None:
     """Fail when a library function the grading relies on was replaced after import.
 
     The message names every replaced function, e.g. "The notebook replaced functions
-    that grading relies on: keras.Model.evaluate, numpy.argmax. ..."
+    that grading relies on: keras.Model.evaluate, numpy.argmax. ..." This module's own
+    functions are compared with a fresh copy compiled from the file on disk, not with a
+    table a notebook could edit. Under ``make grade`` the kernel guard
+    (``autograder/kernel_guard.py``) also puts every replaced function back before each
+    test, from a record taken before any student code ran.
     """
     replaced = [label for label, (owner, attr, original) in _SNAPSHOT.items()
                 if getattr(owner, attr, None) is not original]
-    for name in __all__:
-        if getattr(_THIS_MODULE, name, None) is not _OWN_FUNCTIONS.get(name):
-            replaced.append(f"helpers.grading.{name}")
+    replaced += _changed_own_functions()
     if sys.modules.get(__name__) is not _THIS_MODULE:
         replaced.append("the module helpers.grading itself (sys.modules entry)")
     if replaced:
@@ -827,6 +895,3 @@ def run_callback_on_logs(callback, logs_sequence: Sequence[Mapping[str, float]],
             f"when the logs were {logs}.") from None
     return CallbackRun(epochs_run, bool(model.stop_training), stopped_after, buffer.getvalue(), None)
 
-
-# Snapshot of this module's public functions, checked by assert_not_tampered().
-_OWN_FUNCTIONS = {name: getattr(_THIS_MODULE, name) for name in __all__}

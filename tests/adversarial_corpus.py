@@ -9,18 +9,20 @@ one line the grading log must print about it. Partial bases keep the corpus quic
 case trains a network, so grading it costs seconds, except the limits it tests.
 
 ``write_corpus(folder)`` writes every case as ``<student>/<mission>/...``; the student id
-is the case name.
+is the case name unless ``student`` gives the (hostile) folder name. ``feedback_excludes``
+lists text that must not appear in the case's feedback HTML.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from mission_support import PARTIAL, cell_by_id, nbmeta, submission
+from mission_support import PARTIAL, SOURCE, cell_by_id, nbmeta, submission
 
 M1, M2, M3, M4 = ("mission1_base_model", "mission2_early_stopping", "mission3_dropout",
                   "mission4_callback_99")
@@ -36,6 +38,12 @@ class Case:
     build: Callable[[Path], None]  # writes the submission folder's files
     expected: float | None  # deserved automatic score; None: not graded at all
     log: str | None = None  # expected in the log line ("FAILED <name>/...: <log>")
+    student: str | None = None  # the folder name (student id) when it is not ``name``
+    feedback_excludes: tuple[str, ...] = ()  # must not appear in the feedback HTML
+
+    @property
+    def student_id(self) -> str:
+        return self.student if self.student is not None else self.name
 
 
 def _write(nb, folder: Path, name: str | None = None) -> None:
@@ -253,6 +261,164 @@ for nb in (repo / "release").glob("*/*.ipynb"):
         print("could not overwrite", nb.name, type(exc).__name__)
 '''
 
+# --------------------------------------------------------------------------- root, network, disk
+# Each prints one "<NAME>-PROBE {json}" line that tests/test_adversarial.py reads back from
+# the autograded notebook. None destroys anything even where it succeeds (a grader without
+# the fixes): what it proves it can write, it removes again.
+STATUS_PROBE = """
+import json
+import subprocess
+
+status = dict(line.split(":\\t", 1) for line in
+              open("/proc/self/status").read().splitlines() if ":\\t" in line)
+# a nested user namespace would give the kernel its capabilities back
+nested = subprocess.run(["unshare", "--user", "--map-root-user", "true"],
+                        capture_output=True).returncode == 0
+print("STATUS-PROBE " + json.dumps({
+    "uid": status["Uid"].split()[0], "cap_eff": status["CapEff"].strip(),
+    "cap_bnd": status["CapBnd"].strip(), "no_new_privs": status["NoNewPrivs"].strip(),
+    "nested_userns": nested}))
+"""
+REMOUNT = """
+import json
+import subprocess
+from pathlib import Path
+
+import helpers
+
+# As root with CAP_SYS_ADMIN a kernel remounts the read-only binds writable and patches
+# the grader; here it only proves it could, with a file it removes again.
+found = {}
+for name, folder in {"helpers": Path(helpers.__file__).parent,
+                     "nbgrader": Path(keras.__file__).parents[1] / "nbgrader",
+                     "usr": Path("/usr/lib")}.items():
+    remount = subprocess.run(["mount", "-o", "remount,bind,rw", str(folder)],
+                             capture_output=True)
+    marker = folder / "ESCAPED-remounts-read-only-code"
+    try:
+        marker.write_text("x")
+        marker.unlink()
+        wrote = True
+    except OSError:
+        wrote = False
+    found[name] = {"remounted": remount.returncode == 0, "wrote": wrote}
+print("REMOUNT-PROBE " + json.dumps(found))
+"""
+# What the network probes share: the TCP sockets listening where the kernel can see them,
+# which of them are its own (ipykernel keeps one for its output pipe), its interfaces.
+LISTENING = """
+import json
+import os
+import socket
+
+
+def listening(table):
+    try:
+        rows = [r.split() for r in open(table).read().splitlines()[1:]]
+    except OSError:
+        return {}
+    return {int(r[1].rsplit(":", 1)[1], 16): r[9] for r in rows if r[3] == "0A"}
+
+
+own_sockets = set()
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        own_sockets.add(os.readlink(f"/proc/self/fd/{fd}"))
+    except OSError:
+        pass
+table = {**listening("/proc/net/tcp"), **listening("/proc/net/tcp6")}
+ports = sorted(table)
+own = sorted(p for p, inode in table.items() if f"socket:[{inode}]" in own_sockets)
+foreign = sorted(set(ports) - set(own))
+interfaces = [r.split(":")[0].strip() for r in open("/proc/net/dev").read().splitlines()[2:]]
+"""
+LOOPBACK = LISTENING + """
+reached = []
+for port in foreign:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        if sock.connect_ex(("127.0.0.1", port)) == 0:
+            reached.append(port)
+print("LOOPBACK-PROBE " + json.dumps({"interfaces": interfaces, "foreign": foreign,
+                                      "reached": reached}))
+"""
+# Subscribes to every listening port, its own kernel's too (a stand-in for the kernel
+# graded beside it: an IOPub stream carries every output and the code of every cell,
+# hidden tests included), and prints while it listens.
+IOPUB_SNOOP = LISTENING + """
+import time
+
+import zmq
+
+subscribers = []
+for port in ports:
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect(f"tcp://127.0.0.1:{port}")
+    subscribers.append(sub)
+messages = 0
+for i in range(40):
+    print(f"listening {i}", flush=True)
+    time.sleep(0.25)
+    for sub in subscribers:
+        while sub.poll(0):
+            sub.recv_multipart()
+            messages += 1
+print("IOPUB-PROBE " + json.dumps({"ports": len(ports), "messages": messages}))
+"""
+# Holds every ephemeral port on 127.0.0.1 for 20 s (two processes: one may open at most
+# 20,000 files): on a shared loopback no other kernel could start meanwhile.
+PORT_HOG = LISTENING + """
+import time
+
+low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+middle = (low + high) // 2
+child = os.fork()
+held, taken = [], []
+for port in range(middle, high + 1) if child == 0 else range(low, middle):
+    try:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+        held.append(sock)
+    except OSError:
+        sock.close()
+        taken.append(port)
+time.sleep(20)
+if child == 0:
+    os._exit(0)
+os.waitpid(child, 0)
+print("PORT-HOG-PROBE " + json.dumps({"held": len(held), "taken_by_others":
+                                      sorted(set(taken) - set(own))}))
+"""
+# 3 x 400 MiB next to the notebook: without a budget they stay in autograded/ and are
+# copied into feedback/.
+FILL_WORKDIR = """
+chunk = bytes(2**20)
+for i in range(3):
+    with open(f"junk{i}.bin", "wb") as fh:
+        for _ in range(400):
+            fh.write(chunk)
+"""
+# Many files, each far below any per-file limit, in /tmp, /dev/shm and the sandbox's root.
+FILL_SCRATCH = """
+import json
+
+chunk = bytes(2**20)
+written = {}
+for name, folder, files in (("tmp", "/tmp", 48), ("shm", "/dev/shm", 8), ("root", "", 1)):
+    written[name] = 0
+    try:
+        for i in range(files):
+            with open(f"{folder}/junk{i}.bin", "wb") as fh:
+                for _ in range(32):
+                    fh.write(chunk)
+                    written[name] += 1
+    except OSError as exc:
+        print(name, exc)
+print("DISK-PROBE " + json.dumps(written))
+"""
+
 FAKE_HELPERS = {
     "helpers/__init__.py": "def check_environment():\n    pass\n\n\ndef seed_everything(s):\n"
                            "    pass\n",
@@ -288,6 +454,190 @@ def _two_notebooks(folder: Path) -> None:
 
 
 P1, P2, P4 = (PARTIAL[m][1] for m in (M1, M2, M4))
+
+# --------------------------------------------------------------------------- IPython
+# Answer cells that rewire how later cells run, while the saved notebook stays intact.
+INPUT_TRANSFORMER = """
+def _skip_tests(lines):
+    # every later cell that mentions the grading helpers runs nothing
+    return ["pass\\n"] if any("grading" in line for line in lines) else lines
+
+
+get_ipython().input_transformers_cleanup.append(_skip_tests)
+"""
+# The same through an AST transformer, reached without any name the answer scan knows:
+# only the kernel guard can notice it.
+HIDDEN_AST_TRANSFORMER = """
+import ast
+
+from traitlets.config import Application
+
+_shell = Application.instance().shell
+
+
+class _Emptier:
+    def visit(self, tree):
+        if "grading" in ast.dump(tree):
+            tree.body = [ast.Pass()]
+        return tree
+
+
+getattr(_shell, "ast_" + "transformers").append(_Emptier())
+"""
+
+# --------------------------------------------------------------------------- grading's state
+# A training function that trains nothing, and the grading checks it would fail replaced.
+_FAKE_TRAINING = """
+import contextlib
+import types
+
+
+class _FakeHistory:
+    epoch = list(range(10))
+    history = {"accuracy": [0.99] * 10, "val_accuracy": [0.99] * 10,
+               "loss": [0.01] * 10, "val_loss": [0.01] * 10}
+    params = {"steps": 391}
+
+
+_records = []
+
+
+@contextlib.contextmanager
+def _record():
+    _records.clear()
+    yield _records
+
+
+def train_base_model(model, x_train, y_train, x_val, y_val, epochs=10):
+    _records.append(types.SimpleNamespace(model=model, train_rows=50_000, batch_size=128))
+    return _FakeHistory()
+
+
+def _nothing(*args, **kwargs):
+    return None
+"""
+GRADING_ALIAS = _FAKE_TRAINING + """
+import helpers.grading as g
+
+g.assert_not_tampered = _nothing
+g.assert_history = _nothing
+g.assert_accuracy_at_least = _nothing
+g.test_accuracy = lambda *args, **kwargs: 1.0
+g.record_fits = _record
+"""
+# The module reached through a name no scan can follow; only the kernel guard notices.
+GRADING_HIDDEN_ALIAS = _FAKE_TRAINING + """
+g = [m for m in (grading,)][0]
+g.assert_not_tampered = _nothing
+g.assert_history = _nothing
+g.assert_accuracy_at_least = _nothing
+g.test_accuracy = lambda *args, **kwargs: 1.0
+g.record_fits = _record
+"""
+# `grading` itself rebound to an impostor that passes everything: no attribute changes.
+GRADING_REBOUND = _FAKE_TRAINING + """
+_real = grading
+
+
+class _Impostor:
+    test_accuracy = staticmethod(lambda *args, **kwargs: 1.0)
+    record_fits = staticmethod(_record)
+
+    def __getattr__(self, name):
+        if name.startswith("assert_"):
+            return _nothing
+        return getattr(_real, name)
+
+
+grading = _Impostor()
+"""
+
+# --------------------------------------------------------------------------- stdout
+# The hidden tests printed into the student's own feedback.
+HOOK_PRINTS_TESTS = """
+def _show(info):
+    print(info.raw_cell)
+
+
+get_ipython().events.register("pre_run_cell", _show)
+"""
+# An answer cell that runs after two tests prints IPython's input history, reached
+# through a name the answer scan does not know.
+HISTORY_PRINTS_TESTS = """
+import __main__
+
+print(__main__.In)
+"""
+
+# --------------------------------------------------------------------------- script
+SCRIPT_OUTPUT = """
+from IPython.display import HTML, Markdown, display
+
+display(HTML('<b>hi</b><script>alert("xss-html")</script><img src=x onerror="alert(1)">'))
+display(Markdown("[click me](javascript:alert('xss-markdown'))"))
+"""
+SCRIPT_MARKDOWN = (
+    '<script>alert("xss-cell")</script>\n\n<a href="javascript:alert(2)">a link</a> '
+    "[another](javascript:alert(3)) <svg onload=alert(4)></svg> "
+    "<img src=x onerror=alert(5)>\n"
+)
+# What would run in a browser (the attack's text may remain, as inert text).
+SCRIPT_STRINGS = ("<script>alert", "onerror=", "onload=", 'href="javascript:',
+                  'src="javascript:', "<svg")
+
+
+def _add_markdown(text: str):
+    def change(nb):
+        k = next(k for k, c in enumerate(nb.cells) if c.id == "build_base_model")
+        nb.cells.insert(k, nbformat.v4.new_markdown_cell(text))
+    return change
+
+
+# --------------------------------------------------------------------------- links
+SOURCE_M1 = SOURCE / M1 / f"{M1}.ipynb"
+
+
+def _symlink_to_source(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    (folder / f"{M1}.ipynb").symlink_to(SOURCE_M1)
+
+
+def _hardlink_to_source(folder: Path) -> None:
+    """A hard link to a copy of the instructor notebook (a hard link cannot cross file
+    systems; a copy next to the corpus can always be linked)."""
+    folder.mkdir(parents=True)
+    shared = folder.parents[1] / "_shared"
+    shared.mkdir(exist_ok=True)
+    copy = shared / "instructor-copy.ipynb"
+    copy.write_bytes(SOURCE_M1.read_bytes())
+    os.link(copy, folder / f"{M1}.ipynb")
+
+
+def _linked_folder(folder: Path) -> None:
+    """The mission folder is a link to another student's hand-in."""
+    other = folder.parents[1] / "_shared" / "someone-else" / M1
+    _simple(M1, "partial")(other)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.symlink_to(other, target_is_directory=True)
+
+
+# --------------------------------------------------------------------------- odd files
+def _deeply_nested(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    depth = 100_000
+    (folder / f"{M2}.ipynb").write_text(
+        '{"nbformat": 4, "nbformat_minor": 5, "metadata": {"x": ' + "[" * depth + "]" * depth
+        + '}, "cells": []}')
+
+
+def _metadata_of_wrong_type(nb):
+    nbmeta(cell_by_id(nb, "test_compile"))["grade_id"] = ["test_compile"]  # unhashable
+    cell_by_id(nb, "test_structure").metadata["nbgrader"] = "locked"  # not a dict
+
+
+# --------------------------------------------------------------------------- student ids
+# (a folder name holds no "/"; no spaces, so that the log's escaped form is one word)
+FORGED_ROW = f"forger\n{M1},,,victim,,,,10.0,0.0,10.0,10.0\ngraded_victim:10"
 
 CASES = [
     # ---- test cells and their metadata
@@ -346,8 +696,10 @@ CASES = [
     Case("deletes-course-files", M1, "tries to delete the data sets and release/ and to "
          "overwrite the release notebooks", _simple(
              M1, "partial", lambda nb: _append_to(nb, "train_base_model", DELETE_FILES)), P1),
-    Case("reads-hidden-tests", M1, "reads the instructor notebook and runs its answer",
-         _simple(M1, "blank", lambda nb: _append_to(nb, "build_base_model", READ_HIDDEN)), 0),
+    Case("reads-hidden-tests", M1, "reads the instructor notebook and runs its answer "
+         "(the sandbox hides it; running code through get_ipython() is flagged)",
+         _simple(M1, "blank", lambda nb: _append_to(nb, "build_base_model", READ_HIDDEN)), 0,
+         log="uses get_ipython"),
     Case("writes-gradebook", M1, "sets every manual score in the gradebook to 100",
          _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", WRITE_GRADEBOOK)),
          P1),
@@ -356,9 +708,86 @@ CASES = [
              M1, "partial", lambda nb: _append_to(nb, "train_base_model", PATCH_INSTALLED)), P1),
     Case("sandbox-probe", M1, "records which secrets it can see and what it can write",
          _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", PROBE)), P1),
+    # ---- IPython's own machinery (issue 17, class 2)
+    Case("ipython-input-transformer", M1, "a blank answer registers an input transformer "
+         "that turns every test cell into `pass`",
+         _simple(M1, "blank", lambda nb: _append_to(nb, "build_base_model", INPUT_TRANSFORMER)),
+         0, log="FLAGGED ipython-input-transformer/mission1_base_model"),
+    Case("ipython-hidden-ast-transformer", M1, "the same with an AST transformer reached "
+         "through names the answer scan does not know (only the kernel guard sees it)",
+         _simple(M1, "blank",
+                 lambda nb: _append_to(nb, "build_base_model", HIDDEN_AST_TRANSFORMER)),
+         0, log="AST transformers"),
+    # ---- the checker's own state (class 3)
+    Case("grading-alias-patch", M1, "a partial answer fakes training and replaces the "
+         "grading checks through `import helpers.grading as g`",
+         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", GRADING_ALIAS)),
+         0, log="replaces g.assert_not_tampered"),
+    Case("grading-hidden-alias", M1, "the same through an alias no scan follows",
+         _simple(M1, "partial",
+                 lambda nb: _append_to(nb, "train_base_model", GRADING_HIDDEN_ALIAS)),
+         0, log="helpers.grading.assert_not_tampered"),
+    Case("grading-rebound", M1, "`grading` rebound to an impostor whose checks all pass",
+         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", GRADING_REBOUND)),
+         0, log="the name `grading` that the tests use was rebound"),
+    # ---- hidden tests through stdout (class 7)
+    Case("hook-prints-tests", M1, "a pre_run_cell hook prints every cell's source",
+         _simple(M1, "blank", lambda nb: _append_to(nb, "build_base_model", HOOK_PRINTS_TESTS)),
+         0, log="FLAGGED hook-prints-tests/mission1_base_model"),
+    Case("history-prints-tests", M1, "an answer cell after two tests prints IPython's input "
+         "history (`__main__.In`)",
+         _simple(M1, "blank",
+                 lambda nb: _append_to(nb, "train_base_model", HISTORY_PRINTS_TESTS)), 0),
+    # ---- script in the feedback (class 9)
+    Case("script-in-outputs", M1, "displays HTML with <script> and onerror=, and Markdown "
+         "with a javascript: link", _simple(
+             M1, "partial", lambda nb: _append_to(nb, "train_base_model", SCRIPT_OUTPUT)), P1,
+         feedback_excludes=SCRIPT_STRINGS),
+    Case("script-in-markdown", M1, "a Markdown cell with <script>, javascript: links and "
+         "on*= attributes", _simple(M1, "partial", _add_markdown(SCRIPT_MARKDOWN)), P1,
+         feedback_excludes=SCRIPT_STRINGS),
+    # ---- links (class 4)
+    Case("symlink-to-source", M1, "the notebook is a symbolic link to the instructor's "
+         "source notebook", _symlink_to_source, 0, log="is a symbolic link"),
+    Case("hardlink-to-source", M1, "the notebook is a hard link to a copy of the instructor's "
+         "notebook", _hardlink_to_source, 0, log="is a hard link"),
+    Case("linked-folder", M1, "the mission folder is a symbolic link to another hand-in",
+         _linked_folder, 0, log="is a symbolic link"),
+    # ---- one file must not stop the batch (class 6)
+    Case("deeply-nested", M2, "JSON nested 100,000 levels deep (RecursionError)",
+         _deeply_nested, 0, log="nests lists or objects too deeply"),
+    Case("metadata-wrong-type", M1, "a grade id that is a list and nbgrader metadata that is "
+         "a string", _simple(M1, "partial", _metadata_of_wrong_type), P1),
+    # ---- hostile student ids (class 8)
+    Case("id-forges-rows", M1, "a student id with newlines that forge a CSV row and a log "
+         "line", _simple(M1, "blank"), None, log="not a valid student id", student=FORGED_ROW),
+    Case("id-wildcard", M1, "the student id `*` (nbgrader's wildcard: every student)",
+         _simple(M1, "blank"), None, log="not a valid student id", student="*"),
+    Case("id-formula", M1, "a student id that is a spreadsheet formula",
+         _simple(M1, "blank"), None, log="not a valid student id",
+         student='=HYPERLINK("evil.example","10")'),
+    # ---- the sandbox as root, the network, the disk
+    Case("privilege-probe", M1, "reads its uid and capabilities, tries a nested user namespace",
+         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", STATUS_PROBE)),
+         P1),
+    Case("remounts-read-only-code", M4, "remounts helpers/, nbgrader and /usr writable",
+         _simple(M4, "partial", lambda nb: _prepend_to(nb, "train_mnist", REMOUNT)), P4),
+    Case("loopback-scan", M1, "lists the ports listening on loopback and connects to each",
+         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", LOOPBACK)), P1),
+    Case("iopub-snoop", M2, "subscribes to every loopback port to read other kernels' output",
+         _simple(M2, "partial", lambda nb: _prepend_to(nb, "train_with_early_stopping",
+                                                         IOPUB_SNOOP)), P2),
+    Case("port-hog", M1, "holds every ephemeral loopback port for 20 s",
+         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", PORT_HOG)), P1),
+    Case("fills-workdir", M1, "writes 3 x 400 MiB next to its notebook",
+         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", FILL_WORKDIR)),
+         P1),
+    Case("fills-scratch", M4, "writes 1.5 GiB to /tmp, 256 MiB to /dev/shm and 32 MiB to /",
+         _simple(M4, "partial", lambda nb: _prepend_to(nb, "train_mnist", FILL_SCRATCH)), P4),
 ]
+
 
 
 def write_corpus(folder: Path, cases=CASES) -> None:
     for case in cases:
-        case.build(folder / case.name / case.mission)
+        case.build(folder / case.student_id / case.mission)

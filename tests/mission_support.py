@@ -19,8 +19,6 @@ import nbformat
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "source_notebooks"
 RELEASE = REPO / "release"
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
 

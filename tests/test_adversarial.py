@@ -14,16 +14,21 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import json
 import re
 import subprocess
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
 import pytest
-from adversarial_corpus import CASES, CELL_TIMEOUT_S, M1, WALL_CLOCK_S, write_corpus
-from mission_support import REPO, make_course, run_grade, submission
+from adversarial_corpus import CASES, CELL_TIMEOUT_S, M1, M2, M4, WALL_CLOCK_S, write_corpus
+from mission_support import REPO, SOURCE, make_course, run_grade, submission
+
+from autograder.grade import shown
+from autograder.sandbox import DEFAULT_DISK_BUDGET
 
 pytestmark = pytest.mark.slow
 OPTIONS = ("--cell-timeout", str(CELL_TIMEOUT_S), "--timeout", str(WALL_CLOCK_S), "--jobs", "2")
@@ -84,6 +89,8 @@ def run(tmp_path_factory):
 
     late = tmp / "late"
     _write(submission(M1, "partial"), late / "resubmitter" / M1, M1)
+    # The flagged "patches-tests" student hands in an honest notebook: the flag's zeros go.
+    _write(submission(M1, "partial"), late / "patches-tests" / M1, M1)
     third = run_grade(late, course, "--jobs", "2")
     rows_late = _rows(course)
     csv_late = (course / "autograder" / "grades.csv").read_bytes()
@@ -107,14 +114,14 @@ def test_every_run_of_the_pipeline_succeeds(run):
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_case_gets_its_deserved_grade(run, case):
     rows = run["rows"][1]
-    mine = {k: r for k, r in rows.items() if k[0] == case.name}
+    mine = {k: r for k, r in rows.items() if k[0] == case.student_id}
     if case.expected is None:
         assert not mine, f"{case.name} should not be in the CSV: {mine}"
     else:
-        row = mine[(case.name, case.mission)]
+        row = mine[(case.student_id, case.mission)]
         assert float(row["score"]) == case.expected, (case.what, row)
     lines = [ln for ln in run["log"].splitlines()
-             if re.match(rf"(FAILED|FLAGGED) {re.escape(case.name)}/", ln)]
+             if re.match(rf"(FAILED|FLAGGED) {re.escape(shown(case.student_id))}/", ln)]
     if case.log:
         assert len(lines) == 1 and case.log in lines[0], (case.log, lines)
     else:
@@ -131,10 +138,94 @@ def test_max_scores_are_the_missions_own(run):
 
 def test_each_failure_is_one_log_line(run):
     failed = [ln for ln in run["log"].splitlines() if ln.startswith(("FAILED", "FLAGGED"))]
-    expected = {f"{c.name}/{c.mission}" for c in CASES if c.log}
+    expected = {f"{shown(c.student_id)}/{c.mission}" for c in CASES if c.log}
     named = {ln.split()[1].rstrip(":") for ln in failed}
     assert named == expected, (named ^ expected)
     assert len(failed) == len(expected)
+
+
+def test_csv_has_one_row_per_real_student_and_mission(run):
+    """No forged rows: every row is a student the run accepted, once per mission."""
+    text = (run["course"] / "autograder" / "grades.csv").read_text()
+    students = {c.student_id for c in CASES if c.expected is not None}
+    students |= {"early-bird", "resubmitter"}
+    rows = list(csv.reader(text.splitlines(keepends=True)))
+    assert all(len(r) == len(rows[0]) for r in rows)
+    assert {r[3] for r in rows[1:]} == students
+    assert len(rows) - 1 == len(students) * 4  # nbgrader's export: every student x mission
+    assert all(line.startswith('"') for line in text.splitlines())  # every cell quoted
+
+
+def test_log_lines_are_never_forged(run):
+    """A newline in a student id never starts a line of its own in the log."""
+    lines = run["log"].splitlines()
+    assert [ln for ln in lines if "forger" in ln] == [
+        ln for ln in lines if ln.startswith("FAILED 'forger\\n")]
+    assert len([ln for ln in lines if "forger" in ln]) == 1
+    assert not any(ln.startswith(("graded_victim", f"{M1},")) for ln in lines)
+
+
+class _Markup(HTMLParser):
+    """Collects what a browser would act on: tags, their attributes, script bodies."""
+
+    def __init__(self):
+        super().__init__()
+        self.found: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self._in_script = tag == "script"
+        text = " ".join(f'{k}="{v}"' for k, v in attrs)
+        self.found.append(f"<{tag} {text}".lower())
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.found.append(f"<script>{data.strip()}".lower())
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+
+def active_markup(page: str, excludes) -> list[str]:
+    """Which of ``excludes`` occur in the page's markup (tags, attributes, scripts), not in
+    text a student sees (highlighted code shows `onerror=` as harmless text)."""
+    parser = _Markup()
+    parser.feed(page)
+    markup = "\n".join(parser.found)
+    return [bad for bad in excludes if bad.lower() in markup]
+
+
+def _hidden_test_lines() -> set[str]:
+    """Lines of the hidden tests (between the markers) that the release does not show."""
+    found = set()
+    for mission_nb in SOURCE.glob("*/*.ipynb"):
+        release = (REPO / "release" / mission_nb.parent.name / mission_nb.name).read_text()
+        for cell in nbformat.read(mission_nb, as_version=4).cells:
+            inside = False
+            for line in cell.source.splitlines():
+                if "BEGIN HIDDEN TESTS" in line or "END HIDDEN TESTS" in line:
+                    inside = "BEGIN" in line
+                elif inside and len(line.strip()) >= 16 and json.dumps(line.strip())[1:-1] \
+                        not in release:
+                    found.add(line.strip())
+    return found
+
+
+def test_feedback_shows_no_hidden_test_and_runs_no_script(run):
+    hidden = _hidden_test_lines()
+    assert len(hidden) > 20
+    pages = sorted((run["course"] / "autograder" / "feedback").glob("*/*/*.html"))
+    assert len(pages) > 10
+    for page in pages:
+        text = html.unescape(page.read_text())
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, (page, leaked[:3])
+    for case in CASES:
+        if case.feedback_excludes:
+            page = (run["course"] / "autograder" / "feedback" / case.student_id / case.mission
+                    / f"{case.mission}.html").read_text()
+            found = active_markup(page, case.feedback_excludes)
+            assert not found, (case.name, found)
 
 
 def test_earlier_grades_stay(run):
@@ -166,6 +257,55 @@ def test_sandbox_hides_secrets_and_protects_code(run):
     assert not any(probe["writable"].values()), probe["writable"]
 
 
+def _probe(run, student: str, mission: str, name: str) -> dict:
+    """The JSON a corpus case printed after "<name>-PROBE " in its autograded notebook."""
+    nb = nbformat.read(_autograded(run, student, mission), as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    found = re.search(rf"{name}-PROBE (\{{.*\}})", text)
+    assert found, f"{student} printed no {name}-PROBE line: {text[-2000:]}"
+    return json.loads(found.group(1))
+
+
+def test_kernel_is_unprivileged_even_when_grading_as_root(run):
+    """Read from /proc/self/status inside a graded kernel (the grader here runs as root)."""
+    probe = _probe(run, "privilege-probe", M1, "STATUS")
+    assert probe["uid"] != "0", probe
+    assert probe["cap_eff"] == probe["cap_bnd"] == "0" * 16, probe
+    assert probe["no_new_privs"] == "1" and not probe["nested_userns"], probe
+
+
+def test_read_only_folders_cannot_be_remounted(run):
+    probe = _probe(run, "remounts-read-only-code", M4, "REMOUNT")
+    assert probe == {name: {"remounted": False, "wrote": False}
+                     for name in ("helpers", "nbgrader", "usr")}, probe
+
+
+def test_kernel_sees_no_port_of_another_kernel(run):
+    """Its network namespace is its own: only loopback, and nothing on it but its own
+    ipykernel output pipe (no IOPub stream to read, its own included)."""
+    probe = _probe(run, "loopback-scan", M1, "LOOPBACK")
+    assert probe == {"interfaces": ["lo"], "foreign": [], "reached": []}, probe
+    assert _probe(run, "iopub-snoop", M2, "IOPUB")["messages"] == 0
+
+
+def test_a_port_hog_holds_only_its_own_loopback(run):
+    """It gets every port but its own pipe's, and the others are graded meanwhile."""
+    probe = _probe(run, "port-hog", M1, "PORT-HOG")
+    assert probe["held"] > 0 and probe["taken_by_others"] == [], probe
+    assert "Address already in use" not in run["log"]
+
+
+def test_disk_budget_holds_and_nothing_reaches_the_grader_disk(run):
+    notebook = _autograded(run, "fills-workdir", M1)
+    assert "No space left on device" in notebook.read_text()
+    assert [p.name for p in notebook.parent.iterdir()] == [notebook.name]
+    feedback = run["course"] / "autograder" / "feedback" / "fills-workdir" / M1
+    assert [p.name for p in feedback.iterdir()] == [f"{M1}.html"]
+    written = _probe(run, "fills-scratch", M4, "DISK")  # MiB
+    assert written["tmp"] <= DEFAULT_DISK_BUDGET / 2**20 < 48 * 32, written
+    assert written["shm"] <= 64 and written["root"] == 0, written
+
+
 def test_output_is_cut_while_the_cell_runs(run):
     path = _autograded(run, "prints-20mb", M1)
     assert path.stat().st_size < 3 * 2**20, path.stat().st_size
@@ -191,9 +331,18 @@ def test_extra_files_are_not_graded_along(run):
 def test_late_resubmission_replaces_only_that_grade(run):
     _, corpus, late = run["rows"]
     changed = {k for k in corpus if corpus[k]["score"] != late[k]["score"]}
-    assert changed == {("resubmitter", M1)}
+    assert changed == {("resubmitter", M1), ("patches-tests", M1)}
     assert float(corpus[("resubmitter", M1)]["score"]) == 0.0
     assert float(late[("resubmitter", M1)]["score"]) == 5.0
+
+
+def test_a_clean_resubmission_drops_an_earlier_flag(run):
+    _, corpus, late = run["rows"]
+    assert float(corpus[("patches-tests", M1)]["score"]) == 0.0
+    assert float(late[("patches-tests", M1)]["score"]) == 5.0
+    third = run["procs"][2]
+    assert "note patches-tests/mission1_base_model: an earlier flag's zero overrides were " \
+        "removed" in third.stdout + third.stderr
 
 
 def test_regrading_gives_the_same_csv(run):
