@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -288,15 +289,9 @@ def built(request) -> Build:
             env = _child_env(PYTHON=str(interpreter), VENV=str(venv))
             # The verified data sets, copied to where a shared environment keeps them, so
             # `make setup` verifies them instead of fetching them again.
-            for spec in DATASETS.values():
-                src, dst = (
-                    data_dir() / spec.folder,
-                    venv / "share" / "dl-course" / "data" / spec.folder,
-                )
-                dst.mkdir(parents=True)
-                for f in src.iterdir():
-                    if f.is_file() and not f.name.startswith("."):
-                        shutil.copy2(f, dst / f.name)
+            shared_data = venv / "share" / "dl-course" / "data"
+            for folder in [spec.folder for spec in DATASETS.values()] + [".downloads"]:
+                shutil.copytree(data_dir() / folder, shared_data / folder)
         else:
             venv = clone / ".venv"
             env = _child_env(PYTHON=str(interpreter), COURSE_DATA_DIR=str(data_dir()))
@@ -373,17 +368,19 @@ def test_fast_suite_passes_in_the_fresh_clone(built):
 @pytest.fixture
 def student() -> str:
     """A second, unprivileged Unix account, removed afterwards whatever happens."""
-    if os.geteuid() != 0 or not shutil.which("useradd"):
-        pytest.skip("creating a second Unix account needs root and useradd: NOT tested here")
+    sbin = "/usr/sbin:/sbin:/usr/bin:/bin"
+    if os.geteuid() != 0 or not all(shutil.which(t, path=sbin) for t in ("useradd", "runuser")):
+        pytest.skip("a second Unix account needs root, useradd and runuser: NOT tested here")
     name = f"dlc{secrets.token_hex(4)}"
     home = Path(tempfile.mkdtemp(prefix="dl-course-student-", dir="/tmp"))
     home.chmod(0o755)
-    subprocess.run(["useradd", "--home-dir", str(home), "--shell", "/bin/sh", name], check=True)
+    useradd, userdel = (shutil.which(t, path=sbin) for t in ("useradd", "userdel"))
+    subprocess.run([useradd, "--home-dir", str(home), "--shell", "/bin/sh", name], check=True)
     try:
         shutil.chown(home, user=name)
         yield name
     finally:
-        subprocess.run(["userdel", name], capture_output=True)
+        subprocess.run([userdel, name], capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -393,7 +390,12 @@ def test_another_account_runs_the_shared_environment(built, student):
     """A student's account imports helpers, loads MNIST, and a kernel registered as the
     README says runs the shared environment for them."""
     py = built.venv / "bin" / "python"
-    as_student = ["runuser", "-u", student, "--"]
+    as_student = [
+        shutil.which("runuser", path="/usr/sbin:/sbin:/usr/bin:/bin"),
+        "-u",
+        student,
+        "--",
+    ]
     home = Path(os.path.expanduser(f"~{student}"))
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
     code = (
@@ -478,6 +480,21 @@ def test_a_shared_environment_names_the_folder_students_cannot_pass():
 
 
 # --------------------------------------------------------------------------- make course
+def _get(url: str, seconds: float) -> str:
+    """The page at ``url``; a refused connection is retried for ``seconds`` (under load the
+    server has printed its URL a moment before it accepts)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                assert response.status == 200
+                return response.read().decode()
+        except urllib.error.URLError as exc:
+            if not isinstance(exc.reason, ConnectionRefusedError) or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -511,9 +528,7 @@ def test_make_course_serves_jupyterlab_and_prints_its_url():
             match = re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=[0-9a-f]+", seen[-1])
             url = match and match.group(0)
         assert url, "no URL with a token was printed:\n" + "".join(seen[-30:])
-        with urllib.request.urlopen(url, timeout=30) as response:
-            assert response.status == 200
-            assert "JupyterLab" in response.read().decode()
+        assert "JupyterLab" in _get(url, seconds=60)
         warning = "running JupyterLab as root is not recommended"
         if os.geteuid() == 0:
             assert sum(warning in line for line in seen) == 1, "".join(seen)

@@ -43,30 +43,34 @@ venv_exe() { sed -n 's/^executable = //p' "$VENV/pyvenv.cfg" 2>/dev/null; }
 current=""
 if "$py" -c '' 2>/dev/null; then current=$(venv_exe); fi
 
-if [ -z "${PYTHON:-}" ] && [ -n "$current" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-  say "$VENV is up to date"
-else
-  # An existing, working environment keeps its interpreter unless PYTHON names another.
-  if [ -n "${PYTHON:-}" ] || [ -z "$current" ]; then
-    base=$(bash tools/find_python.sh) || exit 3
-  else
-    base=$current
-  fi
+# An existing, working environment keeps its interpreter unless PYTHON names another one.
+base=$current
+if [ -n "${PYTHON:-}" ] || [ -z "$current" ]; then
+  base=$(bash tools/find_python.sh) || exit 3
+fi
+if [ -z "$current" ] || [ "$(readlink -f "$base")" != "$(readlink -f "$current")" ]; then
   if [ "$shared" = 1 ]; then
     # Fail before building 2 GB that students could not use (an interpreter under /root).
     "$base" tools/shared_env.py "$VENV" --quiet || exit 5
   fi
-  if [ -z "$current" ] || [ "$(readlink -f "$base")" != "$(readlink -f "$current")" ]; then
-    # --clear only where a venv already is: never empty a folder that is something else.
-    clear=(); [ -f "$VENV/pyvenv.cfg" ] && clear=(--clear)
-    say "creating $VENV with $("$base" --version) ($base)"
-    "$base" -m venv "${clear[@]}" "$VENV" || {
-      echo "setup: '$base -m venv' failed. On Debian/Ubuntu install the venv module:" >&2
-      echo "  sudo apt install python$("$base" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv" >&2
-      exit 3
-    }
-    rm -f "$stamp"
+  # --clear only where a venv already is: never empty a folder that is something else.
+  clear=(); [ -f "$VENV/pyvenv.cfg" ] && clear=(--clear)
+  if [ ${#clear[@]} = 0 ] && [ -n "$(ls -A "$VENV" 2>/dev/null | grep -vx share)" ]; then
+    echo "setup: $VENV holds files and is not a virtual environment; choose an empty or new folder." >&2
+    exit 3
   fi
+  say "creating $VENV with $("$base" --version) ($base)"
+  "$base" -m venv "${clear[@]}" "$VENV" || {
+    echo "setup: '$base -m venv' failed. On Debian/Ubuntu install the venv module:" >&2
+    echo "  sudo apt install python$("$base" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv" >&2
+    exit 3
+  }
+  rm -f "$stamp"
+fi
+
+if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  say "$VENV is up to date"
+else
   bash tools/install_packages.sh "$VENV" "$shared" "$INSTALLER"
   echo "$want" > "$stamp"
 fi
