@@ -60,7 +60,8 @@ if [ -z "$current" ] || [ "$(readlink -f "$base")" != "$(readlink -f "$current")
     exit 3
   fi
   say "creating $VENV with $("$base" --version) ($base)"
-  "$base" -m venv "${clear[@]}" "$VENV" || {
+  # Without pip: uv installs the pinned pip with everything else (pip's route adds it itself).
+  "$base" -m venv --without-pip "${clear[@]}" "$VENV" || {
     echo "setup: '$base -m venv' failed. On Debian/Ubuntu install the venv module:" >&2
     echo "  sudo apt install python$("$base" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv" >&2
     exit 3
