@@ -75,15 +75,16 @@ def test_supported_pythons_agree_everywhere():
 def _fake_python(folder: Path, name: str, version: str, pip_error: str | None = None) -> Path:
     """A shell script that answers the set-up's probe like CPython ``version`` would.
 
-    ``-m pip ...`` fails with ``pip_error`` (a resolver failure, say); anything else fails.
+    It has a pip whose every install fails with ``pip_error`` (a resolver failure, say).
     """
     path = folder / name
     path.write_text(
         "#!/bin/sh\n"
-        f'case "$1" in\n'
-        f'  -c) echo "{version} $0 $0" ;;\n'
-        f'  --version) echo "Python {version}" ;;\n'
-        f'  -m) echo "{pip_error or "no such module"}" >&2; exit 1 ;;\n'
+        'case "$1 $2 $3" in\n'
+        f'  "-c "*) echo "{version} $0 $0" ;;\n'
+        f'  "--version "*) echo "Python {version}" ;;\n'
+        '  "-m pip --version") echo "pip 26.3" ;;\n'
+        f'  "-m pip install") echo "{pip_error or "no index"}" >&2; exit 1 ;;\n'
         "  *) exit 1 ;;\n"
         "esac\n"
     )
