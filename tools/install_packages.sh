@@ -3,8 +3,8 @@
 #   tools/install_packages.sh VENV SHARED(0|1) INSTALLER(uv|pip)
 #
 # Why uv first: it installs the same lock (constraints.txt) several times faster than pip,
-# linking files from its cache instead of unpacking every wheel again (tests/test_setup.py
-# and the README's instructor section record the seconds). uv itself is pinned like every
+# linking files from its cache instead of unpacking every wheel again (tools/setup.sh prints
+# its seconds; tests/test_setup.py prints them for each Python). uv itself is pinned like every
 # other package (`uv==` in requirements.txt) and comes from the package index through the
 # environment's own pip the first time (kept in ~/.cache/dl-course), so nothing is needed
 # beyond Python. pip stays the fallback: when that uv cannot be installed (no wheel for the
@@ -81,7 +81,7 @@ install_with_pip() {
 }
 
 if [ "$installer" = uv ]; then
-  say "installing pinned packages with uv (a minute the first time, seconds from a warm cache)"
+  say "installing pinned packages with uv"
   if ! install_with_uv; then
     say "uv could not install them; trying pip"
     installer=pip
