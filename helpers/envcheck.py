@@ -11,9 +11,10 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-# What the notebooks are written against. Keep in step with requirements.txt
-# (tests/test_project_files.py checks it).
-EXPECTED = {"python": "3.11", "tensorflow": "2.21", "keras": "3."}
+# What the notebooks are written against. Keep in step with requirements.txt and, for Python,
+# with pyproject.toml's requires-python (tests/test_envcheck.py and tests/test_setup.py check).
+PYTHONS = ("3.11", "3.12", "3.13")
+EXPECTED = {"python": ", ".join(PYTHONS[:-1]) + " or " + PYTHONS[-1], "tensorflow": "2.21", "keras": "3."}
 FIX = "open the notebook with the course kernel: run `make course` in the repository and use that JupyterLab"
 
 
@@ -43,7 +44,7 @@ def environment_report(min_helpers: str = "0.1.0") -> tuple[dict[str, str], list
         "kernel": _kernel_label(),
     }
     problems = []
-    if not versions["python"].startswith(EXPECTED["python"] + "."):
+    if ".".join(versions["python"].split(".")[:2]) not in PYTHONS:
         problems.append(f"Python {versions['python']} is running; the course needs {EXPECTED['python']}.")
     for pkg in ("tensorflow", "keras"):
         if not versions[pkg].startswith(EXPECTED[pkg]):
