@@ -22,10 +22,19 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPrep
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
+    ClearHiddenTests,
+    ClearMarkScheme,
+    ClearOutput,
+    ClearSolutions,
+    ComputeChecksums,
     GetGrades,
     IgnorePattern,
+    IncludeHeaderFooter,
+    InstantiateTests,
     LimitOutput,
+    LockCells,
     SaveAutoGrades,
+    SaveCells,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +44,7 @@ if str(ROOT) not in sys.path:
 from autograder import COURSE_ID, db_url  # noqa: E402
 from autograder.feedback import HideTestCode, SanitizeFeedback  # noqa: E402
 from autograder.guarded_execute import GuardedExecute  # noqa: E402
+from autograder.release_filters import ClearExecutionRecord  # noqa: E402
 from helpers import QUIET_TF_LOG_LEVEL  # noqa: E402
 
 # Kernels started by nbgrader inherit this: TensorFlow's C++ log lines would otherwise
@@ -69,6 +79,13 @@ c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
 c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 c.ClearHiddenTests.enforce_metadata = True
 c.GenerateAssignment.create_assignment = True
+# nbgrader's own steps, then the execution records (code fingerprints, cell timings) left by
+# `make notebooks` removed: students get no trace of how the instructor's version ran.
+c.GenerateAssignment.preprocessors = [
+    IncludeHeaderFooter, InstantiateTests, LockCells, ClearSolutions, ClearOutput,
+    CheckCellMetadata, ComputeChecksums, SaveCells, ClearHiddenTests, ClearMarkScheme,
+    ComputeChecksums, CheckCellMetadata, ClearExecutionRecord,
+]
 
 # --------------------------------------------------------------------------- executing
 # Per cell. The longest reference cell is mission 1's training (ten epochs at batch 32):

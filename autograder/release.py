@@ -47,10 +47,15 @@ def run_nbgrader(args: list[str], root: Path, timeout: float | None = None,
 
 
 def release_problems(path: Path) -> list[str]:
-    """What is wrong with a release notebook: outputs, or leftover solution/test markers."""
+    """What is wrong with a release notebook: outputs, execution records (``release_filters.py``),
+    or leftover solution/test markers."""
     nb = nbformat.read(path, as_version=4)
     problems = []
+    if "course_execution" in nb.metadata:
+        problems.append("the notebook carries the instructor run's code fingerprints")
     for i, cell in enumerate(nb.cells):
+        if "execution" in cell.metadata:
+            problems.append(f"cell {i} carries the instructor run's timings")
         if cell.get("outputs"):
             problems.append(f"cell {i} has outputs")
         for marker in LEAK_MARKERS:
