@@ -280,6 +280,12 @@ def _references() -> dict[str, np.ndarray]:
     return _reference_outputs
 
 
+# Filled now, at import, not on first use: under `make grade` the kernel guard records this
+# module's dicts before the answer cells run and flags any that change afterwards
+# (autograder/kernel_guard.py), so a cache filled lazily inside a test would read as tampering.
+_references()
+
+
 def _apply(functions: Sequence[Any], x: np.ndarray) -> np.ndarray | None:
     """``x`` through each activation function or layer in turn; None if one of them fails."""
     out = keras.ops.convert_to_tensor(x)
