@@ -112,18 +112,16 @@ def bare_machine(tmp_path) -> tuple[Path, Path, dict]:
     return checkout, bin_dir, env
 
 
+def _run(checkout: Path, env: dict[str, str], cmd: list[str]) -> subprocess.CompletedProcess:
+    """``cmd`` in the bare checkout with only ``env``: what a user with that PATH would see."""
+    return subprocess.run(cmd, cwd=checkout, env=env, capture_output=True, text=True, timeout=60)
+
+
 def test_no_supported_python_is_refused_with_the_way_to_get_one(bare_machine):
     checkout, bin_dir, env = bare_machine
     _fake_python(bin_dir, "python3.10", "3.10.13")
     _fake_python(bin_dir, "python3", "3.10.13")  # the same file name Ubuntu 22.04 has
-    run = subprocess.run(
-        ["/usr/bin/make", "setup"],
-        cwd=checkout,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = _run(checkout, env, ["/usr/bin/make", "setup"])
     out = run.stdout + run.stderr
     assert run.returncode != 0, out
     assert "no supported Python found" in out and "CPython 3.11, 3.12 or 3.13" in out, out
@@ -141,14 +139,7 @@ def test_no_supported_python_is_refused_with_the_way_to_get_one(bare_machine):
 def test_an_unsupported_PYTHON_is_refused_by_name(bare_machine):
     checkout, bin_dir, env = bare_machine
     fake = _fake_python(bin_dir, "python3.14", "3.14.0")
-    run = subprocess.run(
-        ["/usr/bin/make", "setup", f"PYTHON={fake}"],
-        cwd=checkout,
-        env={**env, "PYTHON": str(fake)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = _run(checkout, {**env, "PYTHON": str(fake)}, ["/usr/bin/make", "setup", f"PYTHON={fake}"])
     out = run.stdout + run.stderr
     assert run.returncode != 0, out
     assert f"PYTHON={fake} -> 3.14.0" in out
@@ -165,24 +156,10 @@ def test_the_newest_supported_python_on_path_is_chosen(bare_machine):
     shim.write_text("#!/bin/sh\necho 'pyenv: python3.13: command not found' >&2\nexit 127\n")
     shim.chmod(0o755)
     env = {**env, "PATH": f"{bin_dir}:{other}"}
-    run = subprocess.run(
-        ["bash", "tools/find_python.sh"],
-        cwd=checkout,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = _run(checkout, env, ["bash", "tools/find_python.sh"])
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == str(bin_dir / "python3")
-    with_override = subprocess.run(
-        ["bash", "tools/find_python.sh"],
-        cwd=checkout,
-        env={**env, "PYTHON": str(bin_dir / "python3.11")},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    with_override = _run(checkout, {**env, "PYTHON": str(bin_dir / "python3.11")}, ["bash", "tools/find_python.sh"])
     assert with_override.stdout.strip() == str(bin_dir / "python3.11"), "PYTHON overrides"
 
 
@@ -196,14 +173,7 @@ def test_a_failed_install_ends_with_the_advice_not_a_bare_trace(bare_machine):
     )
     _fake_python(venv / "bin", "python", "3.11.2", pip_error=error)
     _fake_python(bin_dir, "python3.11", "3.11.2")
-    run = subprocess.run(
-        ["bash", "tools/install_packages.sh", str(venv), "0", "uv"],
-        cwd=checkout,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = _run(checkout, env, ["bash", "tools/install_packages.sh", str(venv), "0", "uv"])
     out = run.stdout + run.stderr
     assert run.returncode == 4, out
     assert "uv could not install them; trying pip" in out
