@@ -3,6 +3,9 @@
 * ``nbgrader_config.py``: the course's nbgrader configuration (folders, gradebook,
   time limits, feedback that hides hidden tests). ``../nbgrader_config.py`` loads it,
   so nbgrader works from the repository root and from this folder.
+* ``layout.py``: ``CourseLayout``, the one object that knows a course's folders.
+* ``nbgrader_run.py``: the one way nbgrader is started (limit, process-group kill).
+* ``gradebook.py``: reads and writes the gradebook (plain arguments, plain values).
 * ``release.py``: ``make release`` regenerates ``release/`` from ``source_notebooks/``.
 * ``grade.py``: ``make grade SUBMISSIONS=<dir>`` autogrades every submission.
 * ``feedback.py``: the feedback preprocessors that show a failing hidden test's
@@ -21,7 +24,9 @@
 
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from autograder.layout import REPO, CourseLayout
+
+ROOT = REPO  # the repository's course; autograder.layout.CourseLayout knows its folders
 COURSE_ID = "dl-course-missions"
 MISSIONS = (
     "mission1_base_model",
@@ -33,4 +38,4 @@ MISSIONS = (
 
 def db_url(root: Path = ROOT) -> str:
     """The gradebook of the course at ``root``: ``sqlite:///<root>/autograder/gradebook.db``."""
-    return f"sqlite:///{Path(root) / 'autograder' / 'gradebook.db'}"
+    return CourseLayout(Path(root)).db_url
