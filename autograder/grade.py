@@ -53,8 +53,10 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -66,12 +68,13 @@ from autograder import MISSIONS
 from autograder import gradebook as gbk
 from autograder import sandbox as sandboxing
 from autograder.gradebook import CSV_COLUMNS, csv_cell  # noqa: F401 - part of this API
-from autograder.guarded_execute import MARKER
+from autograder.guarded_execute import PHASES_ENV
 from autograder.intake import IntakeError, take_in
 from autograder.layout import COURSE, REPO, CourseLayout
-from autograder.nbgrader_run import kill_tree, last_error, nbgrader_env, run_nbgrader  # noqa: F401
+from autograder.nbgrader_job import guard_findings  # noqa: F401 - part of this API
+from autograder.nbgrader_run import kill_tree, last_error, nbgrader_env, run_limited  # noqa: F401
 from autograder.release import generate
-from autograder.scan import scan_notebook
+from autograder.shards import Shard, ShardError, default_bundle, write_bundle
 
 # A student id is a folder name that ends up on nbgrader's command line (where `*`, `?`
 # and `[` are wildcards matching other students), in paths, in the gradebook, in the log
@@ -140,11 +143,13 @@ class Log:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = path.open("a", encoding="utf-8")
+        self.lines: list[str] = []  # this run's lines (a shard's bundle keeps them)
         self._fh.write(f"\n=== grading run {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
 
     def __call__(self, line: str, error: bool = False) -> None:
         line = one_line(line)  # a newline in a name must never forge a second log line
         print(line, file=sys.stderr if error else sys.stdout, flush=True)
+        self.lines.append(line)
         self._fh.write(line + "\n")
         self._fh.flush()
 
@@ -290,21 +295,6 @@ def intake(course: CourseLayout, student: str, mission: str, src: Path) -> Outco
 LOCKED = "database is locked"
 
 
-def guard_findings(path: Path) -> list[str]:
-    """What the kernel guard had to put back while the notebook ran (its stdout notices)."""
-    import nbformat
-
-    found = []
-    nb = nbformat.read(path, as_version=4)
-    for index, cell in enumerate(nb.cells):
-        for output in cell.get("outputs", []):
-            text = output.get("text", "") if output.get("output_type") == "stream" else ""
-            if isinstance(text, str) and text.startswith(MARKER):
-                why = text.split("put it back:", 1)[-1].strip()
-                found.append(f"cell {index + 1}, the kernel guard reset: {why[:400]}")
-    return found
-
-
 def grade_one(course: CourseLayout, taken: Outcome, settings: Settings) -> Outcome:
     """Autograde one taken-in submission and generate its feedback; never raises.
 
@@ -337,60 +327,103 @@ def autograde_problem(code: int | None, out: str, timeout: float) -> str:
     return f"autograde failed (exit {code}): {why}"
 
 
+def job_phases(timing: dict, result: dict, spawned: float, seconds: float) -> dict[str, float]:
+    """Split one grading job's wall time into its phases: nbgrader start-up (interpreter,
+    imports, configuration, copying the submission in), sandbox and kernel start, the
+    notebook's own cells, the hidden tests, autograde's finish (scores saved to the
+    gradebook, notebook written, kernel stopped), the flags, the feedback page."""
+    try:
+        first = timing["first_cell"] or timing["preprocess_end"]
+        end = result.get("autograde_end", spawned + seconds)
+        phases = {
+            "nbgrader_startup": timing["preprocess_start"] - spawned,
+            "kernel_start": first - timing["preprocess_start"],
+            "notebook_cells": timing["cells"]["answer"] + timing["cells"]["instructor"],
+            "hidden_tests": timing["cells"]["test"],
+            "autograde_finish": end - timing["preprocess_end"],
+        }
+    except (KeyError, TypeError):
+        return {"autograde": seconds}  # it never reached the notebook: one figure
+    if "flags_and_gradebook" in result:
+        phases["flags_and_gradebook"] = result["flags_and_gradebook"]
+    if "feedback" in result:
+        phases["feedback"] = result["feedback"]
+    if "kernel_max_rss_mib" in result:
+        phases["kernel_max_rss_mib"] = result["kernel_max_rss_mib"]  # memory, not seconds
+    return phases
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text())
+        return value if isinstance(value, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
 def _grade_one(course: CourseLayout, taken: Outcome, settings: Settings) -> Outcome:
+    """One grading job (``autograder/nbgrader_job.py``: autograde, flags, feedback in one
+    interpreter), then the score read back from the gradebook."""
     student, mission = taken.student, taken.mission
     start = time.perf_counter()
-    phases = dict(taken.phases)
     problems, notes = list(taken.problems), list(taken.notes)
-    flags: list[str] = []
-    score = None
-    args = ["autograde", mission, "--student", student, "--force"]
-    if settings.cell_timeout:
-        args.append(f"--Execute.timeout={int(settings.cell_timeout)}")
     options, env = autograde_env(settings.kernel_path)
-    args += options
-    for _attempt in range(3):
-        run = run_nbgrader(args, course.root, settings.timeout, env)
-        if not (run.code and LOCKED in run.output):
-            break
-        time.sleep(2)
-    phases["autograde"] = run.seconds
+    if settings.cell_timeout:
+        options.append(f"--Execute.timeout={int(settings.cell_timeout)}")
+    own = Path(tempfile.mkdtemp(prefix="job-"))  # the job's result: out of the kernel's sight
+    env[PHASES_ENV] = str(own / "timing.json")
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder.nbgrader_job",
+        mission,
+        student,
+        "--result",
+        str(own / "result.json"),
+        "--",
+        *options,
+    ]
+    try:
+        for _attempt in range(3):
+            spawned = time.time()
+            run = run_limited(cmd, course.root, settings.timeout, env)
+            if not (run.code and LOCKED in run.output):
+                break
+            time.sleep(2)
+        result = _read_json(own / "result.json")
+        phases = {
+            **taken.phases,
+            **job_phases(_read_json(own / "timing.json"), result, spawned, run.seconds),
+        }
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
+    flags = [str(f) for f in result.get("flags", [])]
+    score = None
     if run.code != 0:
         problems.append(autograde_problem(run.code, run.output, settings.timeout))
+    elif "flag_error" in result or "flags_and_gradebook" not in result:
+        problems.append(f"no score in the gradebook: {result.get('flag_error', 'no result')}")
     else:
+        if result.get("cleared"):
+            notes.append(
+                "an earlier flag's zero overrides were removed: this submission was graded clean"
+            )
         try:
             t0 = time.perf_counter()
-            flags = scan_notebook(course.submitted_notebook(student, mission))
-            flags += guard_findings(course.autograded_notebook(student, mission))
-            if flags:
-                gbk.zero_pending_review(course.db_url, student, mission, flags)
-            elif gbk.clear_pending_review(course.db_url, student, mission):
-                notes.append(
-                    "an earlier flag's zero overrides were removed: "
-                    "this submission was graded clean"
-                )
             score = gbk.read_score(course.db_url, student, mission)
-            phases["gradebook"] = time.perf_counter() - t0
+            phases["flags_and_gradebook"] += time.perf_counter() - t0
         except Exception as exc:  # noqa: BLE001 - report and carry on with the others
             problems.append(f"no score in the gradebook: {exc}")
     feedback: list[Path] = []
     if score is not None:
-        # A flagged notebook may have smuggled hidden test code into its own outputs:
-        # its feedback shows no outputs at all, only the tests' one-line messages.
-        hide = ["--HideTestCode.hide_all_outputs=True"] if flags else []
-        fb = run_nbgrader(
-            ["generate_feedback", mission, "--student", student, "--force", *hide], course.root, 300
-        )
-        phases["feedback"] = fb.seconds
         folder = course.feedback_folder(student, mission)
         feedback = sorted(folder.glob("*.html")) if folder.exists() else []
-        if fb.code != 0 or not feedback:
-            why = "timed out" if fb.code is None else f"exit {fb.code}: {last_error(fb.output)}"
+        if result.get("feedback_error") or not feedback:
+            why = f"{result.get('feedback_error') or 'no page'}: {last_error(run.output)}"
             problems.append(f"feedback not generated ({why})")
-    graded = score is not None  # a missing feedback page is a problem, not a lost grade
     return dataclasses.replace(
         taken,
-        graded=graded,
+        graded=score is not None,  # a missing feedback page is a problem, not a lost grade
         problems=tuple(problems),
         notes=tuple(notes),
         flags=tuple(flags),
@@ -467,9 +500,17 @@ def refuse_names(submissions, log: Log) -> list[tuple[str, str, Path]]:
 
 
 def grade_folder(
-    folder: Path, root: Path = REPO, log: Log | None = None, settings: Settings | None = None
+    folder: Path,
+    root: Path = REPO,
+    log: Log | None = None,
+    settings: Settings | None = None,
+    shard: Shard | None = None,
+    bundle: Path | None = None,
 ) -> list[Outcome]:
-    """Grade every submission under ``folder`` into the course at ``root``; export the CSV."""
+    """Grade every submission under ``folder`` into the course at ``root``; export the CSV.
+
+    With ``shard``, only that shard's (student, mission) pairs, and their results are
+    written to ``bundle`` as well (``autograder/shards.py``)."""
     settings = settings or Settings()
     course = CourseLayout.at(root)
     own_log = log is None
@@ -478,6 +519,9 @@ def grade_folder(
         if not folder.is_dir():
             raise PipelineError(f"no submissions folder {folder}")
         submissions = find_submissions(folder)
+        if shard is not None:
+            submissions = [s for s in submissions if shard.owns(s[0], s[1])]
+            log(f"shard {shard}: {len(submissions)} folder(s) of this shard")
         if not submissions:
             log(f"no <student>/<mission>/ folders in {folder}; nothing to grade")
         known = refuse_names(submissions, log)
@@ -499,7 +543,19 @@ def grade_folder(
                     graded[(outcome.student, outcome.mission)] = outcome
         csv_path = export_csv(course.root)
         log(f"wrote {csv_path} and feedback under {course.feedback}")
-        return [graded.get((o.student, o.mission), o) for o in taken]
+        outcomes = [graded.get((o.student, o.mission), o) for o in taken]
+        if shard is not None:
+            target = write_bundle(
+                course,
+                shard,
+                bundle or default_bundle(course, shard),
+                [(s, m) for s, m, _ in known],
+                {s for s, _, _ in known},
+                outcomes,
+                log.lines,
+            )
+            log(f"shard {shard}: results in {target}")
+        return outcomes
     finally:
         if own_log:
             log.close()
@@ -545,6 +601,19 @@ def main(argv=None) -> int:
         "folder together (default %(default)g)",
     )
     parser.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="grade only shard I of N (a stable hash of student/mission) and write a bundle "
+        "for `python -m autograder.shards merge`",
+    )
+    parser.add_argument(
+        "--bundle",
+        type=Path,
+        default=None,
+        help="where a shard's bundle goes (default <course>/autograder/bundles/shard-I-of-N)",
+    )
+    parser.add_argument(
         "--no-sandbox",
         action="store_true",
         help="run student code unsandboxed (only in a throw-away container)",
@@ -562,7 +631,17 @@ def main(argv=None) -> int:
         disk_budget=int(args.disk_budget * 2**20),
     )
     try:
-        grade_folder(folder.resolve(), root, settings=settings)
+        shard = Shard.parse(args.shard) if args.shard else None
+    except ShardError as exc:
+        parser.error(str(exc))
+    try:
+        grade_folder(
+            folder.resolve(),
+            root,
+            settings=settings,
+            shard=shard,
+            bundle=args.bundle.resolve() if args.bundle else None,
+        )
     except PipelineError as exc:
         print(f"grading pipeline failed: {exc}", file=sys.stderr)
         return 1

@@ -179,8 +179,9 @@ def grading_section(missions: list[str], batch: int, blank: bool, timeout: float
         for o in outcomes:
             rows.append({"mission": o.mission, "batch": 1, "jobs": 1, "submissions": 1,
                          "seconds_per_submission": round(o.seconds, 1),
-                         "scores": f"{o.score:g}/{o.max_score:g}" if o.ok else "FAILED"})
-            log(f"  {o.mission}: {o.seconds:.0f} s, {rows[-1]['scores']}")
+                         "scores": f"{o.score:g}/{o.max_score:g}" if o.ok else "FAILED",
+                         "phases": phase_row(o.phases)})
+            log(f"  {o.mission}: {o.seconds:.0f} s, {rows[-1]['scores']}, phases {rows[-1]['phases']}")
         # --- a batch under `batch` student ids, `jobs` at a time
         course = _course_copy(tmp / "batch")
         subs = tmp / "subs-batch"
@@ -211,6 +212,28 @@ def grading_section(missions: list[str], batch: int, blank: bool, timeout: float
     log(f"  throughput: {throughput['sequential']['submissions_per_minute']} per minute "
         f"sequential, {throughput['parallel']['submissions_per_minute']} with {jobs} jobs")
     return rows, throughput
+
+
+PHASES = ["intake", "nbgrader_startup", "kernel_start", "notebook_cells", "hidden_tests",
+          "autograde_finish", "flags_and_gradebook", "feedback"]
+EXECUTION = ("notebook_cells", "hidden_tests")  # the notebook's own execution
+
+
+def phase_row(phases: dict[str, float]) -> dict[str, float]:
+    """One submission's phases (seconds), their total, and the overhead: everything but
+    executing the notebook's cells (its own and the hidden tests)."""
+    row = {name: round(phases.get(name, 0.0), 2) for name in PHASES}
+    total = sum(phases.get(name, 0.0) for name in (*PHASES, "autograde"))
+    row["total"] = round(total, 1)
+    row["overhead"] = round(total - sum(phases.get(n, 0.0) for n in EXECUTION), 1)
+    if "kernel_max_rss_mib" in phases:
+        row["kernel_peak_mib"] = round(phases["kernel_max_rss_mib"])
+    return row
+
+
+def phase_table(grading: list[dict]) -> list[dict]:
+    return [{"mission": r["mission"], **r["phases"]} for r in grading
+            if r["batch"] == 1 and r.get("phases")]
 
 
 def accuracy_section(recorded: dict[str, float]) -> list[dict]:
@@ -318,6 +341,11 @@ def write_report(results: dict, out_dir: Path) -> None:
         "The batch gives the missions turns, student00 mission 1, student01 mission 2, ... "
         "Target: under 60 s per submission per mission.",
         "",
+        "Where one submission's seconds go (graded alone, one job; seconds per phase; "
+        "overhead = everything but executing the notebook's cells and hidden tests):",
+        "",
+        _table(phase_table(results["grading"]),
+               ["mission", *PHASES, "total", "overhead", "kernel_peak_mib"]),
         _table([{"mode": k, **v} for k, v in results["grading_throughput"].items()
                 if isinstance(v, dict)],
                ["mode", "submissions", "jobs", "wall_seconds", "submissions_per_minute"]),
@@ -350,9 +378,16 @@ def main(argv=None) -> int:
                         help="submissions (and student ids) in the grading batch")
     parser.add_argument("--jobs", type=int, default=None,
                         help="parallel jobs for the batch (default: make grade's default)")
+    parser.add_argument("--only", choices=["grading"], default=None,
+                        help="run one section alone (grading: phases and throughput, minutes "
+                             "instead of the whole bench)")
+    parser.add_argument("--missions", nargs="*", default=None,
+                        help="grade only these missions (default: all)")
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["notebooks", "grading", "numpy", "setup"], help="sections to leave out")
     args = parser.parse_args(argv)
+    if args.only == "grading":
+        args.skip = ["notebooks", "numpy", "setup"]
     if args.jobs is None:
         from autograder.grade import DEFAULT_JOBS
 
@@ -379,7 +414,7 @@ def main(argv=None) -> int:
         if "grading" not in args.skip:
             from autograder import MISSIONS
 
-            missions = list(MISSIONS[:1]) if args.tiny else list(MISSIONS)
+            missions = list(MISSIONS[:1]) if args.tiny else list(args.missions or MISSIONS)
             results["grading"], results["grading_throughput"] = grading_section(
                 missions, 2 if args.tiny else args.batch, blank=args.tiny, timeout=900,
                 jobs=args.jobs)
