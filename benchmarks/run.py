@@ -180,7 +180,7 @@ def grading_section(missions: list[str], batch: int, blank: bool, timeout: float
             rows.append({"mission": o.mission, "batch": 1, "jobs": 1, "submissions": 1,
                          "seconds_per_submission": round(o.seconds, 1),
                          "scores": f"{o.score:g}/{o.max_score:g}" if o.ok else "FAILED",
-                         "phases": phase_row(o.phases)})
+                         "phases": phase_row(o.phases, o.seconds)})
             log(f"  {o.mission}: {o.seconds:.0f} s, {rows[-1]['scores']}, phases {rows[-1]['phases']}")
         # --- a batch under `batch` student ids, `jobs` at a time
         course = _course_copy(tmp / "batch")
@@ -219,11 +219,14 @@ PHASES = ["intake", "nbgrader_startup", "kernel_start", "notebook_cells", "hidde
 EXECUTION = ("notebook_cells", "hidden_tests")  # the notebook's own execution
 
 
-def phase_row(phases: dict[str, float]) -> dict[str, float]:
-    """One submission's phases (seconds), their total, and the overhead: everything but
-    executing the notebook's cells (its own and the hidden tests)."""
+def phase_row(phases: dict[str, float], seconds: float) -> dict[str, float]:
+    """One submission's phases (seconds), the rest of its time (``other``: starting
+    processes, waiting for a free core), its total from intake to feedback page, and the
+    overhead: everything but executing the notebook's cells (its own and hidden tests)."""
     row = {name: round(phases.get(name, 0.0), 2) for name in PHASES}
-    total = sum(phases.get(name, 0.0) for name in (*PHASES, "autograde"))
+    measured = sum(phases.get(name, 0.0) for name in (*PHASES, "autograde"))
+    total = phases.get("intake", 0.0) + seconds
+    row["other"] = round(max(0.0, total - measured), 2)
     row["total"] = round(total, 1)
     row["overhead"] = round(total - sum(phases.get(n, 0.0) for n in EXECUTION), 1)
     if "kernel_max_rss_mib" in phases:
@@ -345,7 +348,7 @@ def write_report(results: dict, out_dir: Path) -> None:
         "overhead = everything but executing the notebook's cells and hidden tests):",
         "",
         _table(phase_table(results["grading"]),
-               ["mission", *PHASES, "total", "overhead", "kernel_peak_mib"]),
+               ["mission", *PHASES, "other", "total", "overhead", "kernel_peak_mib"]),
         _table([{"mode": k, **v} for k, v in results["grading_throughput"].items()
                 if isinstance(v, dict)],
                ["mode", "submissions", "jobs", "wall_seconds", "submissions_per_minute"]),

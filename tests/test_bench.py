@@ -22,10 +22,15 @@ def test_bench_runs_on_a_tiny_setting(repo, tmp_path):
     assert single["submissions"] == 1 and single["jobs"] == 1 and single["scores"].startswith("0/")
     assert batch["submissions"] == 2 and batch["scores"].startswith("0/")
     assert results["grading_throughput"]["parallel"]["submissions"] == 2
+    # One graded submission's seconds, phase by phase, and what is not the notebook's own.
+    phases = single["phases"]
+    assert phases["nbgrader_startup"] > 0 and phases["kernel_start"] > 0
+    assert phases["feedback"] > 0 and phases["overhead"] <= phases["total"]
     assert results["numpy_vs_keras"]["rows"] == 1000
     assert results["setup"][0]["seconds"] >= 0
     md = (tmp_path / "results.md").read_text()
     assert "Machine for every row" in md and "Tiny setting" in md
+    assert "Where one submission's seconds go" in md
     # The targets table reads the same figures: the tiny CNN's 0.5 misses its 0.99.
     mnist_cnn = next(t for t in results["targets"] if t["target"].startswith("MNIST CNN"))
     assert mnist_cnn["measured"] == 0.5 and mnist_cnn["met"] is False
