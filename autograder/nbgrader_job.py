@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     def save() -> None:
         args.result.write_text(json.dumps(result))
 
+    stop, peak = threading.Event(), [0]
+    threading.Thread(target=watch_memory, args=(stop, peak), daemon=True).start()
     code, seconds = run_app(
         ["autograde", args.mission, "--student", args.student, "--force", *options]
     )
