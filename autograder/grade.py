@@ -23,12 +23,16 @@ nbgrader's exchange wrote one). For every (student, mission) this
    without bwrap grading stops and says so (``--no-sandbox``
    overrides, loudly). Deleted test cells are restored and graded, a cell's output is
    capped while it runs (``autograder/limits.py``);
-4. runs ``nbgrader generate_feedback`` for it: one HTML per notebook under
+4. flags a notebook that replaces what the tests rely on (``autograder/scan.py``, the
+   kernel guard's notices): automatic points 0 pending review;
+5. runs ``nbgrader generate_feedback`` for it: one HTML per notebook under
    ``autograder/feedback/<student_id>/<mission>/``, in which test cells show only the
    failing check's message (see ``autograder/feedback.py``).
 
-Steps 3-4 run for ``--jobs`` submissions at a time (default: one per CPU core, at most
-four; ``make bench`` measured sequential against parallel on 2 cores). The gradebook is
+Steps 3-5 run in one process per submission (``autograder/nbgrader_job.py``: one
+interpreter and one nbgrader start-up, not two), for ``--jobs`` submissions at a time
+(default: one per CPU core, at most four; ``make bench`` measured sequential against
+parallel on 2 cores). The gradebook is
 switched to SQLite's WAL journal so that concurrent nbgrader processes do not lock
 each other out.
 
@@ -45,7 +49,9 @@ shown escaped (``repr``) in their one FAILED line.
 Exit status: 0 when the pipeline ran, even if students' code failed or timed out;
 1 when the pipeline itself failed (no such folder, gradebook or export unusable).
 ``--course-root`` grades into another copy of the course (tests use a scratch copy, so
-the repository's ``autograder/`` folder is never written).
+the repository's ``autograder/`` folder is never written). ``--shard I/N`` grades one
+shard of the folder and writes a bundle that ``python -m autograder.shards merge`` combines
+with the others (``autograder/shards.py``, docs/grading-at-scale.md).
 """
 
 from __future__ import annotations
