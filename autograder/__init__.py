@@ -19,6 +19,7 @@
 * ``scan.py``: flags answer cells that replace what the tests rely on.
 """
 
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +30,30 @@ MISSIONS = (
     "mission3_dropout",
     "mission4_callback_99",
 )
+
+
+EXCHANGE_ENV = "COURSE_EXCHANGE"
+
+
+def exchange_root(root: Path = ROOT, environ=None) -> Path:
+    """nbgrader's exchange: ``$COURSE_EXCHANGE`` when set, else ``<root>/autograder/exchange``.
+
+    Why not a fixed folder: on a class server (``make hub``) the exchange is the class's,
+    shared by every account, and the hub sets ``COURSE_EXCHANGE`` for every server and the
+    Makefile for the instructor's commands; a fixed path inside the repository made nbgrader
+    run from the course root miss it (``release_feedback``: "Unwritable directory"). Alone
+    on a laptop, the course's git-ignored folder serves, created here so the Assignments tab
+    and the Formgrader do not report a missing exchange.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get(EXCHANGE_ENV):
+        return Path(environ[EXCHANGE_ENV])
+    folder = Path(root) / "autograder" / "exchange"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # a read-only checkout: nbgrader reports it when it is used
+    return folder
 
 
 def db_url(root: Path = ROOT) -> str:

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from autograder import COURSE_ID, db_url  # noqa: E402
+from autograder import COURSE_ID, db_url, exchange_root  # noqa: E402
 from autograder.feedback import HideTestCode, SanitizeFeedback  # noqa: E402
 from autograder.guarded_execute import GuardedExecute  # noqa: E402
 from autograder.release_filters import ClearExecutionRecord  # noqa: E402
@@ -125,7 +125,7 @@ c.GenerateFeedback.preprocessors = [GetGrades, HideTestCode, SanitizeFeedback,
                                     CSSHTMLHeaderPreprocessor]
 c.HTMLExporter.sanitize_html = True
 
-# The exchange (nbgrader's release/collect folder for a shared server) lives in a
-# git-ignored folder of the course rather than /usr/local/share, which a student's
-# JupyterLab cannot create; the Formgrader then shows no warning about it.
-c.Exchange.root = str(ROOT / "autograder" / "exchange")
+# The exchange (nbgrader's release/collect folder): the class's when COURSE_EXCHANGE is set
+# (`make hub` sets it for every server, the Makefile for the instructor's commands), else a
+# git-ignored folder of the course, created so no tab reports it missing (autograder.exchange_root).
+c.Exchange.root = str(exchange_root(ROOT))
