@@ -3,6 +3,9 @@
 * ``nbgrader_config.py``: the course's nbgrader configuration (folders, gradebook,
   time limits, feedback that hides hidden tests). ``../nbgrader_config.py`` loads it,
   so nbgrader works from the repository root and from this folder.
+* ``layout.py``: ``CourseLayout``, the one object that knows a course's folders.
+* ``nbgrader_run.py``: the one way nbgrader is started (limit, process-group kill).
+* ``gradebook.py``: reads and writes the gradebook (plain arguments, plain values).
 * ``release.py``: ``make release`` regenerates ``release/`` from ``source_notebooks/``.
 * ``grade.py``: ``make grade SUBMISSIONS=<dir>`` autogrades every submission.
 * ``feedback.py``: the feedback preprocessors that show a failing hidden test's
@@ -19,10 +22,11 @@
 * ``scan.py``: flags answer cells that replace what the tests rely on.
 """
 
-import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from autograder.layout import REPO, CourseLayout
+
+ROOT = REPO  # the repository's course; autograder.layout.CourseLayout knows its folders
 COURSE_ID = "dl-course-missions"
 MISSIONS = (
     "mission1_base_model",
@@ -32,30 +36,6 @@ MISSIONS = (
 )
 
 
-EXCHANGE_ENV = "COURSE_EXCHANGE"
-
-
-def exchange_root(root: Path = ROOT, environ=None) -> Path:
-    """nbgrader's exchange: ``$COURSE_EXCHANGE`` when set, else ``<root>/autograder/exchange``.
-
-    Why not a fixed folder: on a class server (``make hub``) the exchange is the class's,
-    shared by every account, and the hub sets ``COURSE_EXCHANGE`` for every server and the
-    Makefile for the instructor's commands; a fixed path inside the repository made nbgrader
-    run from the course root miss it (``release_feedback``: "Unwritable directory"). Alone
-    on a laptop, the course's git-ignored folder serves, created here so the Assignments tab
-    and the Formgrader do not report a missing exchange.
-    """
-    environ = os.environ if environ is None else environ
-    if environ.get(EXCHANGE_ENV):
-        return Path(environ[EXCHANGE_ENV])
-    folder = Path(root) / "autograder" / "exchange"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        pass  # a read-only checkout: nbgrader reports it when it is used
-    return folder
-
-
 def db_url(root: Path = ROOT) -> str:
     """The gradebook of the course at ``root``: ``sqlite:///<root>/autograder/gradebook.db``."""
-    return f"sqlite:///{Path(root) / 'autograder' / 'gradebook.db'}"
+    return CourseLayout(Path(root)).db_url

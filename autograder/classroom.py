@@ -22,12 +22,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from autograder import MISSIONS, ROOT, exchange_root
-from autograder.grade import nbgrader
+from autograder import MISSIONS, ROOT
+from autograder.layout import COLLECTED_DIR, CourseLayout
+from autograder.nbgrader_run import run_nbgrader
 
-COLLECTED = Path("autograder") / "collected"
-INBOX = Path("autograder") / "inbox"
-GRADED = Path("autograder") / "submitted"
 TIMEOUT_S = 600
 
 
@@ -36,7 +34,8 @@ class LoopError(RuntimeError):
 
 
 def _nbgrader(root: Path, args: list[str]) -> str:
-    code, out = nbgrader(args, root, TIMEOUT_S)
+    run = run_nbgrader(args, root, TIMEOUT_S)
+    code, out = run.code, run.output
     if code != 0:
         tail = [ln for ln in out.splitlines() if "ERROR" in ln or "Error" in ln] or out.splitlines()
         raise LoopError(f"nbgrader {' '.join(args[:2])} failed: {' | '.join(tail[-3:])[:500]}")
@@ -47,7 +46,7 @@ def publish(root: Path, missions) -> None:
     """Release each mission's student version (release/) to the exchange."""
     for mission in missions:
         _nbgrader(root, ["release_assignment", mission, "--force"])
-        print(f"released {mission} to {exchange_root(root)}")
+        print(f"released {mission} to {CourseLayout(root).exchange}")
 
 
 def _timestamp(folder: Path) -> str | None:
@@ -57,7 +56,7 @@ def _timestamp(folder: Path) -> str | None:
 
 def close_modes(folder: Path) -> None:
     """Take away the group and world write (and world read) nbgrader's 777 copies carry."""
-    for path, dirs, files in os.walk(folder):
+    for path, _dirs, files in os.walk(folder):
         os.chmod(path, 0o750)
         for name in files:
             os.chmod(os.path.join(path, name), 0o640)
@@ -65,18 +64,19 @@ def close_modes(folder: Path) -> None:
 
 def stage_new(root: Path, missions) -> list[tuple[str, str]]:
     """Copy into the inbox every collected submission not graded at this timestamp."""
-    inbox = root / INBOX
+    course = CourseLayout(root)
+    inbox = course.inbox
     if inbox.exists():
         shutil.rmtree(inbox)
     inbox.mkdir(parents=True)
     staged = []
-    collected = root / COLLECTED
+    collected = course.collected
     for student_dir in sorted(collected.iterdir()) if collected.is_dir() else []:
         for mission in missions:
             src = student_dir / mission
             if not src.is_dir():
                 continue
-            if _timestamp(src) == _timestamp(root / GRADED / student_dir.name / mission):
+            if _timestamp(src) == _timestamp(course.submitted_folder(student_dir.name, mission)):
                 continue  # graded at this timestamp already: its row stays as it is
             shutil.copytree(src, inbox / student_dir.name / mission, symlinks=True)
             staged.append((student_dir.name, mission))
@@ -89,13 +89,19 @@ def collect(root: Path, missions) -> list[tuple[str, str]]:
     for mission in missions:
         _nbgrader(
             root,
-            ["collect", mission, "--update", f"--CourseDirectory.submitted_directory={COLLECTED}"],
+            [
+                "collect",
+                mission,
+                "--update",
+                f"--CourseDirectory.submitted_directory={COLLECTED_DIR}",
+            ],
         )
-    close_modes(root / COLLECTED)
+    course = CourseLayout(root)
+    close_modes(course.collected)
     staged = stage_new(root, missions)
     print(
-        f"collected into {root / COLLECTED}; {len(staged)} new submission(s) in "
-        f"{root / INBOX}: {', '.join(f'{s}/{m}' for s, m in staged) or 'none'}"
+        f"collected into {course.collected}; {len(staged)} new submission(s) in "
+        f"{course.inbox}: {', '.join(f'{s}/{m}' for s, m in staged) or 'none'}"
     )
     return staged
 

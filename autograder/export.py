@@ -29,7 +29,9 @@ import sys
 from pathlib import Path
 
 from autograder import MISSIONS, ROOT
-from autograder.grade import CSV_COLUMNS, PipelineError, csv_cell, export_csv
+from autograder.grade import PipelineError, export_csv
+from autograder.gradebook import CSV_COLUMNS, csv_cell
+from autograder.layout import CourseLayout
 
 LMS_FILE = "grades_lms.csv"
 ID_COLUMNS = ["Student", "SIS User ID", "SIS Login ID", "Email"]
@@ -85,7 +87,7 @@ def export(root: Path, roster: Path | None) -> tuple[Path, Path]:
 
         people = [Person(s, "", "") for s in sorted({s for s, _ in long_rows})]
     header = ID_COLUMNS + [f"{m} ({_max(long_rows, m)})" for m in MISSIONS] + ["Late"]
-    target = root / "autograder" / LMS_FILE
+    target = CourseLayout(root).grader / LMS_FILE
     with target.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(
             [header, *wide_rows(long_rows, people)]

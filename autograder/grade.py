@@ -52,12 +52,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import html
+import dataclasses
 import os
 import re
-import signal
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,11 +62,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import COURSE_ID, MISSIONS, ROOT, db_url
+from autograder import MISSIONS
+from autograder import gradebook as gbk
 from autograder import sandbox as sandboxing
+from autograder.gradebook import CSV_COLUMNS, csv_cell  # noqa: F401 - part of this API
 from autograder.guarded_execute import MARKER
 from autograder.intake import IntakeError, take_in
-from autograder.release import generate, nbgrader_env
+from autograder.layout import COURSE, REPO, CourseLayout
+from autograder.nbgrader_run import kill_tree, last_error, nbgrader_env, run_nbgrader  # noqa: F401
+from autograder.release import generate
 from autograder.scan import scan_notebook
 
 # A student id is a folder name that ends up on nbgrader's command line (where `*`, `?`
@@ -84,29 +85,43 @@ DEFAULT_JOBS = max(1, min(os.cpu_count() or 1, 4))
 UNSANDBOXED_WARNING = (
     "WARNING: grading WITHOUT a sandbox (--no-sandbox): student code runs with your rights "
     "and can read solutions and hidden tests, rewrite the gradebook and patch the grader. "
-    "Do this only inside a throw-away container or as a separate user.")
+    "Do this only inside a throw-away container or as a separate user."
+)
 
 
 class PipelineError(RuntimeError):
     """The grading pipeline itself failed (not a student's code)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
+    """What happened to one (student, mission): taken in, then graded, or why not.
+
+    Two stages, two fields: ``taken_in`` (intake accepted it; nbgrader may grade it) and
+    ``graded`` (a score is in the gradebook). Each step returns a new Outcome.
+    """
+
     student: str
     mission: str
-    ok: bool = False
+    taken_in: bool = False
+    graded: bool = False
     score: float | None = None
     max_score: float | None = None
     needs_manual: bool = False
     seconds: float = 0.0
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)
-    feedback: list[Path] = field(default_factory=list)
+    problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    feedback: tuple[Path, ...] = ()
+    phases: dict = field(default_factory=dict)  # phase name -> seconds (benchmarks)
+
+    @property
+    def ok(self) -> bool:
+        """Graded: a score is recorded for this submission."""
+        return self.graded
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
     """How each submission runs: limits, parallelism and the kernel's sandbox."""
 
@@ -147,192 +162,62 @@ def shown(name: str) -> str:
     return name if STUDENT_ID.fullmatch(name) else ascii(name)
 
 
-def run_limited(cmd: list[str], cwd: Path, timeout: float,
-                env: dict[str, str] | None = None) -> tuple[int | None, str]:
-    """Run ``cmd`` in a new process group; on timeout kill that group. (returncode|None, output)."""
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env or nbgrader_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-        return proc.returncode, out
-    except subprocess.TimeoutExpired:
-        kill_tree(proc.pid)
-        out, _ = proc.communicate()
-        return None, out
-
-
-def kill_tree(pid: int) -> None:
-    """Kill the process ``pid`` started, its process group, and every descendant.
-
-    The kernel nbgrader starts lives in a session of its own (jupyter_client does that so
-    it can be interrupted), so killing nbgrader's group alone would leave it running.
-    """
-    try:
-        import psutil  # installed with ipykernel
-
-        descendants = psutil.Process(pid).children(recursive=True)
-    except Exception:  # noqa: BLE001 - no psutil, or the process is already gone
-        descendants = []
-    try:
-        os.killpg(pid, signal.SIGKILL)  # the group this module created with start_new_session
-    except ProcessLookupError:
-        pass
-    for child in descendants:
-        try:
-            child.kill()
-        except Exception:  # noqa: BLE001 - it exited meanwhile
-            pass
-
-
-_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(Error|Exception|Interrupt)):\s*(.*)$")
-
-
-def last_error(output: str) -> str:
-    """The most telling line of nbgrader's output: the last exception, else the last ERROR."""
-    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    for ln in reversed(lines):
-        if _EXCEPTION_LINE.match(ln):
-            return ln[:300]
-    boring = ("Please see", "There was an error processing", "Removing failed")
-    for ln in reversed(lines):
-        if "ERROR]" in ln and not any(b in ln for b in boring):
-            return ln.split("ERROR]", 1)[1].strip()[:300]
-    return (lines[-1] if lines else "no output")[:300]
-
-
-def nbgrader(args: list[str], root: Path, timeout: float,
-             env: dict[str, str] | None = None) -> tuple[int | None, str]:
-    return run_limited([sys.executable, "-m", "nbgrader", *args], root, timeout, env)
-
-
-def autograde_env(settings: Settings) -> tuple[list[str], dict[str, str]]:
+def autograde_env(kernel_path: Path | None) -> tuple[list[str], dict[str, str]]:
     """nbgrader's options and environment: the sandboxed ``python3`` kernel spec found
     first, and the kernel's sockets in a folder of this nbgrader process's own."""
     env = nbgrader_env()
-    if settings.kernel_path is None:
+    if kernel_path is None:
         return [], env
     env["JUPYTER_PATH"] = os.pathsep.join(
-        [str(settings.kernel_path), *filter(None, [env.get("JUPYTER_PATH")])])
-    runtime = Path(tempfile.mkdtemp(prefix="rt-", dir=settings.kernel_path))
+        [str(kernel_path), *filter(None, [env.get("JUPYTER_PATH")])]
+    )
+    runtime = Path(tempfile.mkdtemp(prefix="rt-", dir=kernel_path))
     return sandboxing.nbgrader_options(runtime), env
 
 
-def prepare_sandbox(root: Path, settings: Settings, workdir: Path, log: Log) -> None:
-    """Write the sandboxed kernel spec into ``workdir``, or stop if bwrap cannot run."""
+def prepare_sandbox(settings: Settings, workdir: Path, log: Log) -> Path | None:
+    """Write the sandboxed kernel spec into ``workdir`` and return that folder (None when
+    grading unsandboxed), or stop if bwrap cannot run."""
     if not settings.sandbox:
         log(UNSANDBOXED_WARNING, error=True)
-        return
+        return None
     try:
         bwrap = sandboxing.check()
     except sandboxing.SandboxError as exc:
         raise PipelineError(str(exc)) from exc
     import helpers.datasets
 
-    read_only = sorted({str(ROOT / "helpers"), str(Path(helpers.__file__).parent),
-                        str(helpers.datasets.data_dir())})
+    read_only = sorted(
+        {
+            str(REPO / "helpers"),
+            str(Path(helpers.__file__).parent),
+            str(helpers.datasets.data_dir()),
+        }
+    )
     sandboxing.write_kernelspec(workdir, bwrap, read_only, disk_budget=settings.disk_budget)
-    settings.kernel_path = workdir
-    log(f"sandbox: kernels run in {bwrap} as uid {sandboxing.SANDBOX_UID} without capabilities "
+    log(
+        f"sandbox: kernels run in {bwrap} as uid {sandboxing.SANDBOX_UID} without capabilities "
         f"or network, {settings.disk_budget / 2**20:g} MiB to write "
-        f"(read-only: {', '.join(read_only)})")
+        f"(read-only: {', '.join(read_only)})"
+    )
+    return workdir
 
 
-# --------------------------------------------------------------------------- gradebook
-def _gradebook(root: Path):
-    from nbgrader.api import Gradebook
-
-    return Gradebook(db_url(root), course_id=COURSE_ID)
-
-
-def ensure_gradebook(root: Path, missions, log: Log) -> None:
+def ensure_gradebook(course: CourseLayout, missions, log: Log) -> None:
     """Every mission, with its notebook and graded cells, must be in the gradebook.
 
     A fresh checkout has no gradebook.db (it is not committed): generate the missions
     into a temporary folder, which fills the gradebook and leaves release/ untouched.
     """
-    missing = []
-    with _gradebook(root) as gb:
-        for mission in missions:
-            try:
-                assignment = gb.find_assignment(mission)
-                if not assignment.notebooks:
-                    missing.append(mission)
-            except Exception:  # noqa: BLE001 - MissingEntry: not there yet
-                missing.append(mission)
+    missing = gbk.missions_missing(course.db_url, missions)
     if not missing:
         return
     log(f"adding to the gradebook: {', '.join(missing)}")
     with tempfile.TemporaryDirectory(prefix="release-") as tmp:
         try:
-            generate(root, missing, release_dir=tmp)
+            generate(course.root, missing, release_dir=tmp)
         except RuntimeError as exc:
             raise PipelineError(str(exc)) from exc
-
-
-def use_wal_journal(root: Path) -> None:
-    """Let concurrent nbgrader processes read and write the gradebook without locking out."""
-    con = sqlite3.connect(root / "autograder" / "gradebook.db", timeout=60)
-    try:
-        con.execute("PRAGMA journal_mode=WAL")
-    finally:
-        con.close()
-
-
-def register_student(root: Path, student: str) -> None:
-    with _gradebook(root) as gb:
-        gb.update_or_create_student(student)
-
-
-FLAG_COMMENT = "Flagged for review:"  # starts the comment zero_pending_review writes
-
-
-def zero_pending_review(root: Path, outcome: Outcome) -> None:
-    """Override every automatically graded cell of the submission with 0 points and say why
-    in that cell's comment (shown in the feedback and the Formgrader)."""
-    # The comment is rendered as Markdown/HTML in the feedback and the Formgrader, and the
-    # flags quote student code: escape it.
-    why = (FLAG_COMMENT + " the notebook replaces what the tests rely on ("
-           + html.escape("; ".join(f[:300] for f in outcome.flags[:3])) + "). Automatic points "
-           "are 0 until an instructor has read it.")
-    with _gradebook(root) as gb:
-        nb = gb.find_submission_notebook(outcome.mission, outcome.mission, outcome.student)
-        for grade in nb.grades:
-            if grade.auto_score is not None:
-                grade.manual_score = 0.0
-        for comment in nb.comments:
-            comment.manual_comment = why
-        gb.db.commit()
-
-
-def clear_pending_review(root: Path, student: str, mission: str) -> bool:
-    """Undo an earlier flag's overrides when a resubmission is graded clean.
-
-    Why: nbgrader keeps manual scores across ``autograde --force``, so the zeros that
-    :func:`zero_pending_review` wrote for a flagged submission would stay on an honest
-    resubmission. Only overrides that carry this module's flag comment are removed; an
-    instructor's own manual scores and comments stay. Returns whether anything was undone.
-    """
-    with _gradebook(root) as gb:
-        nb = gb.find_submission_notebook(mission, mission, student)
-        flagged = [c for c in nb.comments
-                   if (c.manual_comment or "").startswith(FLAG_COMMENT)]
-        if not flagged:
-            return False
-        for comment in flagged:
-            comment.manual_comment = None
-        for grade in nb.grades:
-            if grade.auto_score is not None and grade.manual_score == 0.0:
-                grade.manual_score = None
-        gb.db.commit()
-    return True
-
-
-def read_score(root: Path, outcome: Outcome) -> None:
-    with _gradebook(root) as gb:
-        sub = gb.find_submission(outcome.mission, outcome.student)
-        outcome.score = float(sub.score)
-        outcome.max_score = float(sub.max_score)
-        outcome.needs_manual = bool(sub.needs_manual_grade)
 
 
 # --------------------------------------------------------------------------- steps
@@ -362,32 +247,44 @@ def find_submissions(folder: Path) -> list[tuple[str, str, Path]]:
     return found
 
 
-def intake(root: Path, student: str, mission: str, src: Path) -> Outcome:
+def intake(course: CourseLayout, student: str, mission: str, src: Path) -> Outcome:
     """Take the submission in and register the student; problems end up in the Outcome.
 
     Never raises: whatever goes wrong with this one submission becomes its FAILED line.
     """
-    outcome = Outcome(student, mission)
+    start = time.perf_counter()
+
+    def refused(problem: str) -> Outcome:
+        return Outcome(
+            student, mission, problems=(problem,), phases={"intake": time.perf_counter() - start}
+        )
+
     try:
-        register_student(root, student)  # listed in the CSV even if nothing can be graded
+        gbk.register_student(course.db_url, student)  # listed in the CSV even if not graded
         if src.is_symlink():
-            raise IntakeError(f"the folder {src.name!r} is a symbolic link; links are not "
-                              "followed, hand in a plain folder")
-        dest = root / "autograder" / "submitted" / student / mission
-        taken = take_in(src, dest, mission, root / "release" / mission / f"{mission}.ipynb")
+            raise IntakeError(
+                f"the folder {src.name!r} is a symbolic link; links are not "
+                "followed, hand in a plain folder"
+            )
+        taken = take_in(
+            src,
+            course.submitted_folder(student, mission),
+            mission,
+            course.release_notebook(mission),
+        )
     except IntakeError as exc:
-        outcome.problems.append(f"{exc}; not graded (an earlier grade, if any, is kept)")
-        return outcome
+        return refused(f"{exc}; not graded (an earlier grade, if any, is kept)")
     except OSError as exc:
-        outcome.problems.append(f"cannot read the submission: {exc}; not graded")
-        return outcome
+        return refused(f"cannot read the submission: {exc}; not graded")
     except Exception as exc:  # noqa: BLE001 - one odd file must never stop the batch
-        outcome.problems.append(f"intake failed ({type(exc).__name__}: {str(exc)[:200]}); "
-                                "not graded")
-        return outcome
-    outcome.notes = taken.notes
-    outcome.ok = True  # ready for autograde
-    return outcome
+        return refused(f"intake failed ({type(exc).__name__}: {str(exc)[:200]}); not graded")
+    return Outcome(
+        student,
+        mission,
+        taken_in=True,
+        notes=tuple(taken.notes),
+        phases={"intake": time.perf_counter() - start},
+    )
 
 
 LOCKED = "database is locked"
@@ -408,111 +305,102 @@ def guard_findings(path: Path) -> list[str]:
     return found
 
 
-def grade_one(root: Path, outcome: Outcome, settings: Settings) -> Outcome:
-    """Autograde one taken-in submission and generate its feedback; never raises."""
+def grade_one(course: CourseLayout, taken: Outcome, settings: Settings) -> Outcome:
+    """Autograde one taken-in submission and generate its feedback; never raises.
+
+    Returns a new Outcome (``taken`` is left as it was)."""
     try:
-        return _grade_one(root, outcome, settings)
+        return _grade_one(course, taken, settings)
     except Exception as exc:  # noqa: BLE001 - one submission's failure stays its own
-        outcome.ok = False
-        outcome.problems.append(f"grading failed ({type(exc).__name__}: {str(exc)[:200]})")
-        return outcome
+        return dataclasses.replace(
+            taken,
+            graded=False,
+            problems=(*taken.problems, f"grading failed ({type(exc).__name__}: {str(exc)[:200]})"),
+        )
 
 
-def _grade_one(root: Path, outcome: Outcome, settings: Settings) -> Outcome:
-    student, mission = outcome.student, outcome.mission
+def autograde_problem(code: int | None, out: str, timeout: float) -> str:
+    """The FAILED reason for an autograde run that did not finish cleanly."""
+    if code is None:
+        return (
+            f"autograde timed out after {timeout:.0f} s (killed); "
+            "no grade recorded for this submission"
+        )
+    why = last_error(out)
+    if "DeadKernelError" in out or "Kernel died" in out:
+        why = "the kernel died while running the notebook (os._exit, a crash or out of memory)"
+    elif "CellTimeoutError" in out:
+        why = (
+            "a cell ran past the per-cell time limit and did not stop when interrupted; "
+            "no grade recorded for this submission"
+        )
+    return f"autograde failed (exit {code}): {why}"
+
+
+def _grade_one(course: CourseLayout, taken: Outcome, settings: Settings) -> Outcome:
+    student, mission = taken.student, taken.mission
     start = time.perf_counter()
-    outcome.ok = False
+    phases = dict(taken.phases)
+    problems, notes = list(taken.problems), list(taken.notes)
+    flags: list[str] = []
+    score = None
     args = ["autograde", mission, "--student", student, "--force"]
     if settings.cell_timeout:
         args.append(f"--Execute.timeout={int(settings.cell_timeout)}")
-    options, env = autograde_env(settings)
+    options, env = autograde_env(settings.kernel_path)
     args += options
     for _attempt in range(3):
-        code, out = nbgrader(args, root, settings.timeout, env)
-        if not (code and LOCKED in out):
+        run = run_nbgrader(args, course.root, settings.timeout, env)
+        if not (run.code and LOCKED in run.output):
             break
         time.sleep(2)
-    if code is None:
-        outcome.problems.append(f"autograde timed out after {settings.timeout:.0f} s (killed); "
-                                "no grade recorded for this submission")
-    elif code != 0:
-        why = last_error(out)
-        if "DeadKernelError" in out or "Kernel died" in out:
-            why = "the kernel died while running the notebook (os._exit, a crash or out of memory)"
-        elif "CellTimeoutError" in out:
-            why = ("a cell ran past the per-cell time limit and did not stop when interrupted; "
-                   "no grade recorded for this submission")
-        outcome.problems.append(f"autograde failed (exit {code}): {why}")
+    phases["autograde"] = run.seconds
+    if run.code != 0:
+        problems.append(autograde_problem(run.code, run.output, settings.timeout))
     else:
         try:
-            outcome.flags = scan_notebook(root / "autograder" / "submitted" / student / mission
-                                          / f"{mission}.ipynb")
-            outcome.flags += guard_findings(root / "autograder" / "autograded" / student
-                                            / mission / f"{mission}.ipynb")
-            if outcome.flags:
-                zero_pending_review(root, outcome)
-            elif clear_pending_review(root, student, mission):
-                outcome.notes.append("an earlier flag's zero overrides were removed: "
-                                     "this submission was graded clean")
-            read_score(root, outcome)
-            outcome.ok = True
+            t0 = time.perf_counter()
+            flags = scan_notebook(course.submitted_notebook(student, mission))
+            flags += guard_findings(course.autograded_notebook(student, mission))
+            if flags:
+                gbk.zero_pending_review(course.db_url, student, mission, flags)
+            elif gbk.clear_pending_review(course.db_url, student, mission):
+                notes.append(
+                    "an earlier flag's zero overrides were removed: "
+                    "this submission was graded clean"
+                )
+            score = gbk.read_score(course.db_url, student, mission)
+            phases["gradebook"] = time.perf_counter() - t0
         except Exception as exc:  # noqa: BLE001 - report and carry on with the others
-            outcome.problems.append(f"no score in the gradebook: {exc}")
-    if outcome.ok:
+            problems.append(f"no score in the gradebook: {exc}")
+    feedback: list[Path] = []
+    if score is not None:
         # A flagged notebook may have smuggled hidden test code into its own outputs:
         # its feedback shows no outputs at all, only the tests' one-line messages.
-        hide = ["--HideTestCode.hide_all_outputs=True"] if outcome.flags else []
-        code, out = nbgrader(["generate_feedback", mission, "--student", student, "--force",
-                              *hide], root, 300)
-        folder = root / "autograder" / "feedback" / student / mission
-        outcome.feedback = sorted(folder.glob("*.html")) if folder.exists() else []
-        if code != 0 or not outcome.feedback:
-            why = "timed out" if code is None else f"exit {code}: {last_error(out)}"
-            outcome.problems.append(f"feedback not generated ({why})")
-    outcome.seconds = time.perf_counter() - start
-    return outcome
-
-
-CSV_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
-               "email", "raw_score", "late_submission_penalty", "score", "max_score"]
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value) -> str:
-    """One CSV cell: text, with a spreadsheet formula (``=HYPERLINK(...)``) made inert.
-
-    A number keeps its sign: only text that a spreadsheet would evaluate gets a ``'``.
-    """
-    if value is None:
-        return ""
-    if isinstance(value, (int, float)):
-        return str(value)
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def grade_rows(root: Path) -> list[list[str]]:
-    """nbgrader export's rows, read from the gradebook: every student x every mission."""
-    from nbgrader.api import MissingEntry
-
-    rows = []
-    with _gradebook(root) as gb:
-        for assignment in gb.assignments:
-            for student in gb.students:
-                try:
-                    sub = gb.find_submission(assignment.name, student.id)
-                except MissingEntry:
-                    timestamp, raw, penalty, score = None, 0.0, 0.0, 0.0
-                else:
-                    timestamp, raw = sub.timestamp, sub.score
-                    penalty = sub.late_submission_penalty
-                    score = max(0.0, raw - penalty)
-                rows.append([csv_cell(v) for v in (
-                    assignment.name, assignment.duedate, timestamp, student.id,
-                    student.last_name, student.first_name, student.email, raw, penalty, score,
-                    assignment.max_score)])
-    rows.sort(key=lambda r: (r[0], r[3]))
-    return rows
+        hide = ["--HideTestCode.hide_all_outputs=True"] if flags else []
+        fb = run_nbgrader(
+            ["generate_feedback", mission, "--student", student, "--force", *hide], course.root, 300
+        )
+        phases["feedback"] = fb.seconds
+        folder = course.feedback_folder(student, mission)
+        feedback = sorted(folder.glob("*.html")) if folder.exists() else []
+        if fb.code != 0 or not feedback:
+            why = "timed out" if fb.code is None else f"exit {fb.code}: {last_error(fb.output)}"
+            problems.append(f"feedback not generated ({why})")
+    graded = score is not None  # a missing feedback page is a problem, not a lost grade
+    return dataclasses.replace(
+        taken,
+        graded=graded,
+        problems=tuple(problems),
+        notes=tuple(notes),
+        flags=tuple(flags),
+        feedback=tuple(feedback),
+        phases=phases,
+        seconds=time.perf_counter() - start,
+        score=score.score if score else None,
+        max_score=score.max_score if score else None,
+        needs_manual=score.needs_manual if score else False,
+    )
 
 
 def export_csv(root: Path) -> Path:
@@ -521,15 +409,15 @@ def export_csv(root: Path) -> Path:
     Why not ``nbgrader export``: it writes ids and names unquoted, so a newline or a comma
     in one forges rows; here the csv module quotes everything and formulas are neutralised.
     """
-    target = root / "autograder" / "grades.csv"
+    course = CourseLayout.at(root)
+    target = course.grades_csv
     try:
-        rows = grade_rows(root)
+        rows = gbk.grade_rows(course.db_url)
     except Exception as exc:  # noqa: BLE001 - the gradebook itself is unusable
         raise PipelineError(f"cannot read the gradebook to write {target}: {exc}") from exc
     tmp = target.with_name(target.name + ".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(
-            [CSV_COLUMNS, *rows])
+        csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows([CSV_COLUMNS, *rows])
     tmp.replace(target)
     return target
 
@@ -539,13 +427,17 @@ def report(outcome: Outcome, log: Log) -> None:
     who = f"{shown(outcome.student)}/{shown(outcome.mission)}"
     for note in outcome.notes:
         log(f"note {who}: {note}")
-    if outcome.ok:
+    if outcome.graded:
         manual = " + written answer to grade by hand" if outcome.needs_manual else ""
-        log(f"graded {who}: {outcome.score:g} / {outcome.max_score:g}{manual} "
-            f"({outcome.seconds:.0f} s)")
+        log(
+            f"graded {who}: {outcome.score:g} / {outcome.max_score:g}{manual} "
+            f"({outcome.seconds:.0f} s)"
+        )
     if outcome.flags:
-        log(f"FLAGGED {who}: automatic points set to 0 pending review; "
-            f"{'; '.join(outcome.flags)}", error=True)
+        log(
+            f"FLAGGED {who}: automatic points set to 0 pending review; {'; '.join(outcome.flags)}",
+            error=True,
+        )
     if outcome.problems:
         log(f"FAILED {who}: {'; '.join(outcome.problems)}", error=True)
 
@@ -556,26 +448,32 @@ def refuse_names(submissions, log: Log) -> list[tuple[str, str, Path]]:
     for student, mission, path in submissions:
         who = f"{shown(student)}/{shown(mission)}"
         if not STUDENT_ID.fullmatch(student):
-            log(f"FAILED {who}: not a valid student id (expected letters, digits, '.', '_' "
+            log(
+                f"FAILED {who}: not a valid student id (expected letters, digits, '.', '_' "
                 "or '-', starting with a letter or digit, at most 64 characters); not graded",
-                error=True)
+                error=True,
+            )
         elif mission == "":
-            log(f"FAILED {who}: the student folder is a symbolic link; links are not "
-                "followed, hand in a plain folder; not graded", error=True)
+            log(
+                f"FAILED {who}: the student folder is a symbolic link; links are not "
+                "followed, hand in a plain folder; not graded",
+                error=True,
+            )
         elif mission not in MISSIONS:
-            log(f"FAILED {who}: not a mission of this course ({', '.join(MISSIONS)})",
-                error=True)
+            log(f"FAILED {who}: not a mission of this course ({', '.join(MISSIONS)})", error=True)
         else:
             accepted.append((student, mission, path))
     return accepted
 
 
-def grade_folder(folder: Path, root: Path = ROOT, log: Log | None = None,
-                 settings: Settings | None = None) -> list[Outcome]:
+def grade_folder(
+    folder: Path, root: Path = REPO, log: Log | None = None, settings: Settings | None = None
+) -> list[Outcome]:
     """Grade every submission under ``folder`` into the course at ``root``; export the CSV."""
     settings = settings or Settings()
+    course = CourseLayout.at(root)
     own_log = log is None
-    log = log or Log(root / "autograder" / "grade.log")
+    log = log or Log(course.grade_log)
     try:
         if not folder.is_dir():
             raise PipelineError(f"no submissions folder {folder}")
@@ -584,52 +482,85 @@ def grade_folder(folder: Path, root: Path = ROOT, log: Log | None = None,
             log(f"no <student>/<mission>/ folders in {folder}; nothing to grade")
         known = refuse_names(submissions, log)
         with tempfile.TemporaryDirectory(prefix="grading-") as tmp:
-            prepare_sandbox(root, settings, Path(tmp), log)  # first: it may refuse to grade
-            ensure_gradebook(root, sorted({m for _, m, _ in known}), log)
-            use_wal_journal(root)
-            outcomes = [intake(root, student, mission, path) for student, mission, path in known]
-            ready = [o for o in outcomes if o.ok]
-            for outcome in outcomes:
-                if not outcome.ok:
+            kernel_path = prepare_sandbox(settings, Path(tmp), log)  # first: it may refuse
+            settings = dataclasses.replace(settings, kernel_path=kernel_path)
+            ensure_gradebook(course, sorted({m for _, m, _ in known}), log)
+            gbk.use_wal_journal(course.gradebook_db)
+            taken = [intake(course, student, mission, path) for student, mission, path in known]
+            ready = [o for o in taken if o.taken_in]
+            for outcome in taken:
+                if not outcome.taken_in:
                     report(outcome, log)
             log(f"grading {len(ready)} submission(s), {settings.jobs} at a time")
+            graded = {}
             with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
-                for outcome in pool.map(lambda o: grade_one(root, o, settings), ready):
+                for outcome in pool.map(lambda o: grade_one(course, o, settings), ready):
                     report(outcome, log)
-        csv_path = export_csv(root)
-        log(f"wrote {csv_path} and feedback under {root / 'autograder' / 'feedback'}")
-        return outcomes
+                    graded[(outcome.student, outcome.mission)] = outcome
+        csv_path = export_csv(course.root)
+        log(f"wrote {csv_path} and feedback under {course.feedback}")
+        return [graded.get((o.student, o.mission), o) for o in taken]
     finally:
         if own_log:
             log.close()
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.grade",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("submissions", type=Path,
-                        help="folder holding <student_id>/<mission>/<mission>.ipynb")
-    parser.add_argument("--course-root", type=Path, default=ROOT,
-                        help="course root to grade into (default: this repository)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
-                        help=f"wall-clock seconds per submission (default {DEFAULT_TIMEOUT_S})")
-    parser.add_argument("--cell-timeout", type=float, default=None,
-                        help="seconds per cell (default: nbgrader_config.py's Execute.timeout)")
-    parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
-                        help=f"submissions graded at once (default {DEFAULT_JOBS})")
-    parser.add_argument("--disk-budget", type=float, metavar="MIB",
-                        default=sandboxing.DEFAULT_DISK_BUDGET / 2**20,
-                        help="MiB a sandboxed kernel may write in all, /tmp and its working "
-                             "folder together (default %(default)g)")
-    parser.add_argument("--no-sandbox", action="store_true",
-                        help="run student code unsandboxed (only in a throw-away container)")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder.grade", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "submissions", type=Path, help="folder holding <student_id>/<mission>/<mission>.ipynb"
+    )
+    parser.add_argument(
+        "--course-root",
+        type=Path,
+        default=COURSE.root,
+        help="course root to grade into (default: this repository)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        help=f"wall-clock seconds per submission (default {DEFAULT_TIMEOUT_S})",
+    )
+    parser.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=None,
+        help="seconds per cell (default: nbgrader_config.py's Execute.timeout)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=DEFAULT_JOBS,
+        help=f"submissions graded at once (default {DEFAULT_JOBS})",
+    )
+    parser.add_argument(
+        "--disk-budget",
+        type=float,
+        metavar="MIB",
+        default=sandboxing.DEFAULT_DISK_BUDGET / 2**20,
+        help="MiB a sandboxed kernel may write in all, /tmp and its working "
+        "folder together (default %(default)g)",
+    )
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run student code unsandboxed (only in a throw-away container)",
+    )
     args = parser.parse_args(argv)
     # nbgrader's gradebook runs `alembic` from PATH: this environment's bin/ comes first.
     os.environ["PATH"] = nbgrader_env()["PATH"]
     root = args.course_root.resolve()
     folder = args.submissions if args.submissions.is_absolute() else Path.cwd() / args.submissions
-    settings = Settings(timeout=args.timeout, cell_timeout=args.cell_timeout, jobs=args.jobs,
-                        sandbox=not args.no_sandbox, disk_budget=int(args.disk_budget * 2**20))
+    settings = Settings(
+        timeout=args.timeout,
+        cell_timeout=args.cell_timeout,
+        jobs=args.jobs,
+        sandbox=not args.no_sandbox,
+        disk_budget=int(args.disk_budget * 2**20),
+    )
     try:
         grade_folder(folder.resolve(), root, settings=settings)
     except PipelineError as exc:

@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from autograder import COURSE_ID, db_url, exchange_root  # noqa: E402
+from autograder import COURSE_ID  # noqa: E402
+from autograder import layout as folders  # noqa: E402
 from autograder.feedback import HideTestCode, SanitizeFeedback  # noqa: E402
 from autograder.guarded_execute import GuardedExecute  # noqa: E402
 from autograder.release_filters import ClearExecutionRecord  # noqa: E402
@@ -54,15 +55,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
 c = get_config()  # noqa: F821 - injected by traitlets when it loads this file
 
 # --------------------------------------------------------------------------- folders
-c.CourseDirectory.root = str(ROOT)
+course = folders.CourseLayout(ROOT)
+c.CourseDirectory.root = str(course.root)
 c.CourseDirectory.course_id = COURSE_ID
-c.CourseDirectory.source_directory = "source_notebooks"
-c.CourseDirectory.release_directory = "release"
-c.CourseDirectory.submitted_directory = "autograder/submitted"
-c.CourseDirectory.autograded_directory = "autograder/autograded"
-c.CourseDirectory.feedback_directory = "autograder/feedback"
-c.CourseDirectory.solution_directory = "autograder/solution"
-c.CourseDirectory.db_url = db_url(ROOT)
+c.CourseDirectory.source_directory = folders.SOURCE_DIR
+c.CourseDirectory.release_directory = folders.RELEASE_DIR
+c.CourseDirectory.submitted_directory = folders.SUBMITTED_DIR
+c.CourseDirectory.autograded_directory = folders.AUTOGRADED_DIR
+c.CourseDirectory.feedback_directory = folders.FEEDBACK_DIR
+c.CourseDirectory.solution_directory = folders.SOLUTION_DIR
+c.CourseDirectory.db_url = course.db_url
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
 
 # The four missions (autograder.MISSIONS). `make release` runs generate_assignment for
@@ -127,5 +129,5 @@ c.HTMLExporter.sanitize_html = True
 
 # The exchange (nbgrader's release/collect folder): the class's when COURSE_EXCHANGE is set
 # (`make hub` sets it for every server, the Makefile for the instructor's commands), else a
-# git-ignored folder of the course, created so no tab reports it missing (autograder.exchange_root).
-c.Exchange.root = str(exchange_root(ROOT))
+# git-ignored folder of the course, created so no tab reports it missing (CourseLayout.exchange).
+c.Exchange.root = str(course.ensure_exchange())

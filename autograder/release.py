@@ -17,33 +17,22 @@ markers left.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 
-from autograder import MISSIONS, ROOT
-from helpers import QUIET_TF_LOG_LEVEL
+from autograder import MISSIONS
+from autograder.layout import COURSE, CourseLayout
+from autograder.nbgrader_run import Run, nbgrader_env  # noqa: F401 - nbgrader_env: this API
+from autograder.nbgrader_run import run_nbgrader as _run
 
 LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 
-def nbgrader_env() -> dict[str, str]:
-    """The environment for nbgrader: this Python's bin/ first on PATH (nbgrader runs `alembic`)."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
-    env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
-    return env
-
-
-def run_nbgrader(args: list[str], root: Path, timeout: float | None = None,
-                 ) -> subprocess.CompletedProcess:
-    """``python -m nbgrader ARGS`` in ``root`` (whose nbgrader_config.py sets every path)."""
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=nbgrader_env(),
-                          capture_output=True, text=True, timeout=timeout)
+def run_nbgrader(args: list[str], root: Path, timeout: float | None = None) -> Run:
+    """``python -m nbgrader ARGS`` in ``root``, through the one runner (autograder.nbgrader_run)."""
+    return _run(args, root, timeout)
 
 
 def release_problems(path: Path) -> list[str]:
@@ -64,7 +53,9 @@ def release_problems(path: Path) -> list[str]:
     return problems
 
 
-def generate(root: Path = ROOT, missions=MISSIONS, release_dir: str | None = None) -> list[Path]:
+def generate(
+    root: Path = COURSE.root, missions=MISSIONS, release_dir: str | None = None
+) -> list[Path]:
     """Run generate_assignment for each mission; return the release notebooks written.
 
     ``release_dir`` (absolute) writes the release elsewhere, e.g. to fill a fresh
@@ -76,13 +67,14 @@ def generate(root: Path = ROOT, missions=MISSIONS, release_dir: str | None = Non
         args = ["generate_assignment", mission, "--force"]
         if release_dir is not None:
             args.append(f"--CourseDirectory.release_directory={release_dir}")
-        proc = run_nbgrader(args, root)
-        out_dir = Path(release_dir) if release_dir else root / "release"
+        run = run_nbgrader(args, root)
+        out_dir = Path(release_dir) if release_dir else CourseLayout.at(root).release
         notebook = out_dir / mission / f"{mission}.ipynb"
-        if proc.returncode != 0 or not notebook.exists():
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-            raise RuntimeError(f"nbgrader generate_assignment {mission} failed "
-                               f"(exit {proc.returncode}):\n{tail}")
+        if run.code != 0 or not notebook.exists():
+            tail = "\n".join(run.output.strip().splitlines()[-15:])
+            raise RuntimeError(
+                f"nbgrader generate_assignment {mission} failed (exit {run.code}):\n{tail}"
+            )
         problems = release_problems(notebook)
         if problems:
             raise RuntimeError(f"{notebook} is not clean: " + "; ".join(problems))
@@ -91,12 +83,21 @@ def generate(root: Path = ROOT, missions=MISSIONS, release_dir: str | None = Non
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.release",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("missions", nargs="*", default=list(MISSIONS),
-                        help="missions to release (default: all four)")
-    parser.add_argument("--course-root", type=Path, default=ROOT,
-                        help="course root holding nbgrader_config.py (default: this repository)")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder.release", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "missions",
+        nargs="*",
+        default=list(MISSIONS),
+        help="missions to release (default: all four)",
+    )
+    parser.add_argument(
+        "--course-root",
+        type=Path,
+        default=COURSE.root,
+        help="course root holding nbgrader_config.py (default: this repository)",
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.missions) - set(MISSIONS))
     if unknown:

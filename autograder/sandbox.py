@@ -60,9 +60,8 @@ import tempfile
 from pathlib import Path
 
 from autograder import kernel_channels
+from autograder.layout import REPO
 
-HERE = Path(__file__).resolve()
-REPO = HERE.parents[1]
 LOCAL_BWRAP = REPO / ".venv" / "sandbox" / "usr" / "bin" / "bwrap"
 DEBIAN_PACKAGE = "bubblewrap=0.8.0-2+deb12u1"
 DEBIAN_SHA256 = "3cc9134a3286ad01a323dcd924ba123eb634cefaeec82d774257e06308aeaadb"

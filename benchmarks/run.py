@@ -38,9 +38,10 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from autograder.layout import REPO
 from helpers import metrics
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO  # autograder.layout knows where the repository is
 
 # Reference figures: (metric recorded by a notebook, reference value, where it comes from).
 REFERENCES = [

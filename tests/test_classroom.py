@@ -24,7 +24,12 @@ from autograder.classroom import close_modes, stage_new
 from autograder.export import wide_rows
 from autograder.intake import FOLDER_MODE, take_in
 from tools.hub.roster import Person, RosterError, read_roster
-from tools.hub.settings import FORMGRADER_CSP, STUDENT_DISABLED_LAB, HubSettings, write_jupyter_configs
+from tools.hub.settings import (
+    FORMGRADER_CSP,
+    STUDENT_DISABLED_LAB,
+    HubSettings,
+    write_jupyter_configs,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 MISSION = MISSIONS[0]
@@ -34,13 +39,19 @@ RELEASED = REPO / "release" / MISSION / f"{MISSION}.ipynb"
 def nbgrader_exchange_root(course_root: Path, env: dict[str, str]) -> str:
     """Exchange.root as nbgrader sees it when run in ``course_root`` (a fresh process)."""
     code = (
-        "from nbgrader.apps import NbGraderAPI\n"
-        "from nbgrader.coursedir import CourseDirectory\n"
-        "api = NbGraderAPI.instance(); api.load_config_file()\n"
-        "print(api.config.Exchange.root)\n"
+        "from traitlets.config.loader import PyFileConfigLoader\n"
+        "c = PyFileConfigLoader('nbgrader_config.py', path='.').load_config()\n"
+        "print(c.Exchange.root)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=course_root, env=env, capture_output=True,
-                         text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=course_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -86,7 +97,8 @@ def test_intake_onto_itself_loses_nothing(tmp_path):
     folder = _handed_in(tmp_path / "submitted" / "ann" / MISSION)
     take_in(folder, folder, MISSION, RELEASED)
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [f"{MISSION}.ipynb", "timestamp.txt", "submission_secret.txt"])
+        [f"{MISSION}.ipynb", "timestamp.txt", "submission_secret.txt"]
+    )
     assert folder.stat().st_mode & 0o777 == FOLDER_MODE  # not nbgrader's 777
     assert not list(folder.parent.glob(".intake-*"))
 
@@ -117,17 +129,30 @@ def test_collect_stages_only_new_submissions(tmp_path):
 
 
 def _long(student, mission, score, stamp="2026-12-01 10:00:00", due="", penalty="0.0"):
-    return {"assignment": mission, "duedate": due, "timestamp": stamp, "student_id": student,
-            "late_submission_penalty": penalty, "score": score, "max_score": "10.0"}
+    return {
+        "assignment": mission,
+        "duedate": due,
+        "timestamp": stamp,
+        "student_id": student,
+        "late_submission_penalty": penalty,
+        "score": score,
+        "max_score": "10.0",
+    }
 
 
 def test_wide_export_one_row_per_roster_student_empty_when_nothing_handed_in():
-    people = [Person("ann", "Ann Kim", "a@x.org"), Person("bo", "Bo Lee", "b@x.org"),
-              Person("cy", "Cy Oh", "c@x.org")]
-    long_rows = {("ann", MISSION): _long("ann", MISSION, "10.0"),
-                 ("bo", MISSION): _long("bo", MISSION, "4.0", stamp="2026-12-05 10:00:00",
-                                       due="2026-12-04 23:59:00"),
-                 ("cy", MISSION): _long("cy", MISSION, "0.0", stamp="")}
+    people = [
+        Person("ann", "Ann Kim", "a@x.org"),
+        Person("bo", "Bo Lee", "b@x.org"),
+        Person("cy", "Cy Oh", "c@x.org"),
+    ]
+    long_rows = {
+        ("ann", MISSION): _long("ann", MISSION, "10.0"),
+        ("bo", MISSION): _long(
+            "bo", MISSION, "4.0", stamp="2026-12-05 10:00:00", due="2026-12-04 23:59:00"
+        ),
+        ("cy", MISSION): _long("cy", MISSION, "0.0", stamp=""),
+    }
     out = wide_rows(long_rows, people)
     assert [r[1] for r in out] == ["ann", "bo", "cy"]
     first = len(["Student", "SIS User ID", "SIS Login ID", "Email"])
@@ -141,14 +166,28 @@ def test_roster_rejects_ids_that_cannot_be_logins(tmp_path):
     roster.write_text("student_id,name,email\nann,Ann Kim,a@x.org\nRoot Admin,X,x@x.org\n")
     with pytest.raises(RosterError, match=r"roster.csv:3: student_id 'Root Admin'"):
         read_roster(roster)
-    roster.write_text("student_id,name,email,role\nann,Ann Kim,a@x.org,\nira,Ira,i@x.org,instructor\n")
-    assert [(p.id, p.role) for p in read_roster(roster)] == [("ann", "student"), ("ira", "instructor")]
+    roster.write_text(
+        "student_id,name,email,role\nann,Ann Kim,a@x.org,\nira,Ira,i@x.org,instructor\n"
+    )
+    assert [(p.id, p.role) for p in read_roster(roster)] == [
+        ("ann", "student"),
+        ("ira", "instructor"),
+    ]
 
 
 def _settings(tmp_path) -> HubSettings:
-    return HubSettings(state=str(tmp_path), course_root=str(REPO), venv=sys.prefix, ip="127.0.0.1",
-                       port=8000, hub_port=8081, proxy_api_port=8001, service_port=9999,
-                       students=["ann", "bo"], instructors=["ira"])
+    return HubSettings(
+        state=str(tmp_path),
+        course_root=str(REPO),
+        venv=sys.prefix,
+        ip="127.0.0.1",
+        port=8000,
+        hub_port=8081,
+        proxy_api_port=8001,
+        service_port=9999,
+        students=["ann", "bo"],
+        instructors=["ira"],
+    )
 
 
 def test_students_see_only_assignments_and_the_formgrader_can_be_framed(tmp_path):
@@ -169,10 +208,15 @@ def test_hub_config_pam_groups_and_formgrader_service(tmp_path, monkeypatch):
 
     settings = _settings(tmp_path)
     monkeypatch.setenv("COURSE_HUB_SETTINGS", str(settings.save()))
-    config = PyFileConfigLoader("jupyterhub_config.py", path=str(REPO / "tools" / "hub")).load_config()
+    config = PyFileConfigLoader(
+        "jupyterhub_config.py", path=str(REPO / "tools" / "hub")
+    ).load_config()
     assert config.JupyterHub.authenticator_class == "pam"
     assert config.JupyterHub.port == 8000
-    assert set(config.JupyterHub.load_groups) == {"nbgrader-dl-course-missions", "formgrade-dl-course-missions"}
+    assert set(config.JupyterHub.load_groups) == {
+        "nbgrader-dl-course-missions",
+        "formgrade-dl-course-missions",
+    }
     (service,) = config.JupyterHub.services
     assert service["user"] == "grader-dl-course-missions"
     assert service["cwd"] == str(REPO)
@@ -180,7 +224,9 @@ def test_hub_config_pam_groups_and_formgrader_service(tmp_path, monkeypatch):
     role = config.JupyterHub.load_roles[0]
     assert role["groups"] == ["formgrade-dl-course-missions"]
     assert f"access:services!service={service['name']}" in role["scopes"]
-    assert config.ConfigurableHTTPProxy.command == [str(Path(sys.prefix) / "bin" / "configurable-http-proxy")]
+    assert config.ConfigurableHTTPProxy.command == [
+        str(Path(sys.prefix) / "bin" / "configurable-http-proxy")
+    ]
 
 
 def test_proxy_is_pinned_by_a_lock():
@@ -210,8 +256,11 @@ def test_z2jh_values_carry_the_class_settings():
     assert {"nbgrader-dl-course-missions", "formgrade-dl-course-missions"} <= set(groups)
     # The limit must cover the largest kernel peak measured in docs/deploy.md's table.
     table = (REPO / "docs" / "deploy.md").read_text()
-    peaks = [int(line.split("|")[2]) for line in table.splitlines()
-             if line.startswith("| ") and line.split("|")[2].strip().isdigit()]
+    peaks = [
+        int(line.split("|")[2])
+        for line in table.splitlines()
+        if line.startswith("| ") and line.split("|")[2].strip().isdigit()
+    ]
     assert len(peaks) >= 11, "the table should list every lecture and mission notebook"
     limit = user["memory"]["limit"]
     assert limit.endswith("G")
@@ -227,5 +276,7 @@ def test_export_csv_reads_nbgraders_columns(tmp_path):
 
     path = tmp_path / "grades.csv"
     with path.open("w", newline="") as fh:
-        csv.writer(fh).writerows([CSV_COLUMNS, [MISSION, "", "", "ann", "", "", "", "10", "0", "10", "10"]])
+        csv.writer(fh).writerows(
+            [CSV_COLUMNS, [MISSION, "", "", "ann", "", "", "", "10", "0", "10", "10"]]
+        )
     assert read_long(path)[("ann", MISSION)]["score"] == "10"

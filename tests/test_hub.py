@@ -64,7 +64,9 @@ def _log(msg: str) -> None:
 
 def _run(cmd: list[str], timeout: float = 900, **kw) -> str:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, **kw)
-    assert done.returncode == 0, f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, (
+        f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
     return done.stdout
 
 
@@ -100,22 +102,49 @@ class Hub:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k in ("LANG", "COURSE_DATA_DIR")}
-        return env | {"PATH": f"{self.venv / 'bin'}:/usr/bin:/bin", "COURSE_EXCHANGE": str(self.exchange)}
+        return env | {
+            "PATH": f"{self.venv / 'bin'}:/usr/bin:/bin",
+            "COURSE_EXCHANGE": str(self.exchange),
+        }
 
     def as_instructor(self, *args: str) -> str:
         """``python -m autograder.classroom ARGS`` run by the instructor's Unix account."""
         env = self.env() | {"HOME": f"/home/{INSTRUCTOR}", "PYTHONPATH": str(self.course)}
-        cmd = ["runuser", "-u", INSTRUCTOR, "--", "env", *(f"{k}={v}" for k, v in env.items()),
-               str(self.venv / "bin" / "python"), "-m", "autograder.classroom", *args,
-               "--course-root", str(self.course)]
+        cmd = [
+            "runuser",
+            "-u",
+            INSTRUCTOR,
+            "--",
+            "env",
+            *(f"{k}={v}" for k, v in env.items()),
+            str(self.venv / "bin" / "python"),
+            "-m",
+            "autograder.classroom",
+            *args,
+            "--course-root",
+            str(self.course),
+        ]
         return _run(cmd, cwd=self.course)
 
     def grade(self) -> str:
         """`make grade`'s command, as root, sandboxed, into the hub's course; then `share`."""
         env = dict(os.environ, COURSE_EXCHANGE=str(self.exchange))
-        out = _run([sys.executable, "-m", "autograder.grade", str(self.course / "autograder" / "inbox"),
-                    "--course-root", str(self.course)], cwd=REPO, env=env)
-        _run([sys.executable, "-m", "tools.hub", "share", "--course-root", str(self.course)], cwd=REPO)
+        out = _run(
+            [
+                sys.executable,
+                "-m",
+                "autograder.grade",
+                str(self.course / "autograder" / "inbox"),
+                "--course-root",
+                str(self.course),
+            ],
+            cwd=REPO,
+            env=env,
+        )
+        _run(
+            [sys.executable, "-m", "tools.hub", "share", "--course-root", str(self.course)],
+            cwd=REPO,
+        )
         return out
 
 
@@ -133,14 +162,34 @@ def hub(tmp_path_factory):
             "student_id,name,email,role\n"
             f"{STUDENT_A},Ana Kim,a@example.org,student\n"
             f"{STUDENT_B},Bo Lee,b@example.org,student\n"
-            f"{INSTRUCTOR},Ira Park,i@example.org,instructor\n")
+            f"{INSTRUCTOR},Ira Park,i@example.org,instructor\n"
+        )
         start = time.monotonic()
         hub.proc = subprocess.Popen(
-            [str(venv / "bin" / "python"), "-m", "tools.hub", "start", "--roster", str(hub.roster),
-             "--port", str(hub.port), "--ip", "127.0.0.1", "--state", str(hub.state),
-             "--course-root", str(hub.course), "--venv", str(venv)],
-            cwd=REPO, stdout=(tmp / "hub.log").open("w"), stderr=subprocess.STDOUT,
-            start_new_session=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "tools.hub",
+                "start",
+                "--roster",
+                str(hub.roster),
+                "--port",
+                str(hub.port),
+                "--ip",
+                "127.0.0.1",
+                "--state",
+                str(hub.state),
+                "--course-root",
+                str(hub.course),
+                "--venv",
+                str(venv),
+            ],
+            cwd=REPO,
+            stdout=(tmp / "hub.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+        )
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -150,12 +199,15 @@ def hub(tmp_path_factory):
                 assert hub.proc.poll() is None, (tmp / "hub.log").read_text()[-4000:]
                 assert time.monotonic() < deadline, (tmp / "hub.log").read_text()[-4000:]
                 time.sleep(0.5)
-        _log(f"hub up in {time.monotonic() - start:.1f} s (accounts, groups, exchange, proxy, Formgrader)")
+        _log(
+            f"hub up in {time.monotonic() - start:.1f} s (accounts, groups, exchange, proxy, Formgrader)"
+        )
         for user in (STUDENT_A, STUDENT_B, INSTRUCTOR):
             set_password(user, PASSWORD)
         # The test reads the notebook through JupyterLab's app object (test_browser's helpers).
         (hub.state / "jupyter-student" / "jupyter_lab_config.json").write_text(
-            json.dumps({"LabApp": {"expose_app_in_browser": True}}))
+            json.dumps({"LabApp": {"expose_app_in_browser": True}})
+        )
         yield hub
     finally:
         if hub is not None and hub.proc is not None:
@@ -167,7 +219,9 @@ def hub(tmp_path_factory):
             if (tmp / "hub.log").exists():
                 SHOTS.mkdir(parents=True, exist_ok=True)
                 shutil.copy(tmp / "hub.log", SHOTS / "hub.log")
-        remove_accounts([STUDENT_A, STUDENT_B, INSTRUCTOR, grader_account()], [students_group, graders_group])
+        remove_accounts(
+            [STUDENT_A, STUDENT_B, INSTRUCTOR, grader_account()], [students_group, graders_group]
+        )
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -211,8 +265,12 @@ def open_assignments(page) -> None:
 
 def press(page, list_id: str, label: str, then_list: str) -> None:
     """Click ``label`` on mission 1's row of list ``list_id``; wait until it shows in ``then_list``."""
-    page.locator(f"#{list_id} .list_item", has_text=MISSION).locator("button", has_text=label).first.click()
-    page.locator(f"#{then_list} .list_item", has_text=MISSION).first.wait_for(state="visible", timeout=UI * 2)
+    page.locator(f"#{list_id} .list_item", has_text=MISSION).locator(
+        "button", has_text=label
+    ).first.click()
+    page.locator(f"#{then_list} .list_item", has_text=MISSION).first.wait_for(
+        state="visible", timeout=UI * 2
+    )
 
 
 def open_fetched(page, user: str) -> None:
@@ -221,7 +279,10 @@ def open_fetched(page, user: str) -> None:
     page.wait_for_function(
         """name => { const w = window.jupyterapp.shell.currentWidget;
             return !!(w && w.context && w.context.path.endsWith(name) && w.context.isReady
-                      && w.content.widgets.length > 0); }""", arg=f"{MISSION}.ipynb", timeout=UI * 2)
+                      && w.content.widgets.length > 0); }""",
+        arg=f"{MISSION}.ipynb",
+        timeout=UI * 2,
+    )
 
 
 def write_answers(page, answers_by_id: dict[str, str]) -> None:
@@ -237,10 +298,14 @@ def write_answers(page, answers_by_id: dict[str, str]) -> None:
 def submit(page) -> None:
     open_assignments(page)
     before = page.locator("#submitted_assignments_list .list_item").count()
-    page.locator("#fetched_assignments_list .list_item", has_text=MISSION).locator("button", has_text="Submit").first.click()
+    page.locator("#fetched_assignments_list .list_item", has_text=MISSION).locator(
+        "button", has_text="Submit"
+    ).first.click()
     page.wait_for_function(
-        "n => document.querySelectorAll('#submitted_assignments_list .list_item').length > n", arg=before,
-        timeout=UI * 2)
+        "n => document.querySelectorAll('#submitted_assignments_list .list_item').length > n",
+        arg=before,
+        timeout=UI * 2,
+    )
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -249,8 +314,11 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 
 def long_row(hub: Hub, student: str) -> dict[str, str]:
-    found = [r for r in rows(hub.course / "autograder" / "grades.csv")
-             if r["student_id"] == student and r["assignment"] == MISSION]
+    found = [
+        r
+        for r in rows(hub.course / "autograder" / "grades.csv")
+        if r["student_id"] == student and r["assignment"] == MISSION
+    ]
     assert len(found) == 1, found
     return found[0]
 
@@ -272,12 +340,16 @@ def hidden_test_lines() -> list[str]:
 
 
 def cannot_read(user: str, path: Path) -> bool:
-    done = subprocess.run(["runuser", "-u", user, "--", "cat", str(path)], capture_output=True, check=False)
+    done = subprocess.run(
+        ["runuser", "-u", user, "--", "cat", str(path)], capture_output=True, check=False
+    )
     return done.returncode != 0 and not done.stdout
 
 
 def cannot_list(user: str, path: Path) -> bool:
-    done = subprocess.run(["runuser", "-u", user, "--", "ls", str(path)], capture_output=True, check=False)
+    done = subprocess.run(
+        ["runuser", "-u", user, "--", "ls", str(path)], capture_output=True, check=False
+    )
     return done.returncode != 0
 
 
@@ -287,9 +359,13 @@ def test_class_loop_release_to_feedback(hub, browser):
 
     # 1. The instructor releases mission 1 to the class's exchange (command line, own account).
     hub.as_instructor("publish", MISSION)
-    assert (hub.exchange / "dl-course-missions" / "outbound" / MISSION / f"{MISSION}.ipynb").is_file()
+    assert (
+        hub.exchange / "dl-course-missions" / "outbound" / MISSION / f"{MISSION}.ipynb"
+    ).is_file()
     inbound = hub.exchange / "dl-course-missions" / "inbound"
-    assert oct(inbound.stat().st_mode & 0o7777) == oct(0o2733), "inbound must be writable, not listable"
+    assert oct(inbound.stat().st_mode & 0o7777) == oct(0o2733), (
+        "inbound must be writable, not listable"
+    )
 
     # 2. Student A: Assignments tab shows only nbgrader's student side; fetch, answer, validate, submit.
     page_a = login(browser, hub, STUDENT_A)
@@ -317,7 +393,10 @@ def test_class_loop_release_to_feedback(hub, browser):
     open_assignments(page_b)
     press(page_b, "released_assignments_list", "Fetch", "fetched_assignments_list")
     open_fetched(page_b, STUDENT_B)
-    stubs = {gid: notebook_state(page_b)[i]["source"] for gid, i in answer_cells(notebook_state(page_b)).items()}
+    stubs = {
+        gid: notebook_state(page_b)[i]["source"]
+        for gid, i in answer_cells(notebook_state(page_b)).items()
+    }
     write_answers(page_b, {gid: _wrong_answer(stub) for gid, stub in stubs.items()})
     submit(page_b)
     shot(page_b, "06_student_b_wrong_submitted")
@@ -329,7 +408,9 @@ def test_class_loop_release_to_feedback(hub, browser):
     assert sorted(p.name for p in inbox.iterdir()) == sorted([STUDENT_A, STUDENT_B])
     for folder in inbox.rglob("*"):
         if folder.is_dir():
-            assert folder.stat().st_mode & 0o777 == 0o750, f"{folder} is {oct(folder.stat().st_mode)}"
+            assert folder.stat().st_mode & 0o777 == 0o750, (
+                f"{folder} is {oct(folder.stat().st_mode)}"
+            )
     hub.grade()
     first_a, first_b = long_row(hub, STUDENT_A), long_row(hub, STUDENT_B)
     assert float(first_a["score"]) == float(first_a["max_score"]) > 0, first_a
@@ -358,8 +439,11 @@ def test_class_loop_release_to_feedback(hub, browser):
     for user, page, row in ((STUDENT_A, page_a, first_a), (STUDENT_B, page_b, second_b)):
         open_assignments(page)
         page.locator("#submitted_assignments_list .list_item", has_text=MISSION).locator(
-            "button", has_text="Fetch Feedback").first.click()
-        page.locator("#submitted_assignments_list", has_text="view feedback").first.wait_for(timeout=UI * 2)
+            "button", has_text="Fetch Feedback"
+        ).first.click()
+        page.locator("#submitted_assignments_list", has_text="view feedback").first.wait_for(
+            timeout=UI * 2
+        )
         shot(page, f"08_{'a' if user == STUDENT_A else 'b'}_feedback_fetched")
         reports = sorted((Path(f"/home/{user}") / MISSION / "feedback").rglob(f"{MISSION}.html"))
         assert reports, f"{user} has no feedback file"
@@ -376,13 +460,26 @@ def test_class_loop_release_to_feedback(hub, browser):
     # 7. A cannot read B's work or the instructor's notebooks.
     assert cannot_read(STUDENT_A, Path(f"/home/{STUDENT_B}") / MISSION / f"{MISSION}.ipynb")
     assert cannot_list(STUDENT_A, inbound)
-    assert cannot_read(STUDENT_A, hub.course / "autograder" / "submitted" / STUDENT_B / MISSION / f"{MISSION}.ipynb")
+    assert cannot_read(
+        STUDENT_A,
+        hub.course / "autograder" / "submitted" / STUDENT_B / MISSION / f"{MISSION}.ipynb",
+    )
     assert cannot_read(STUDENT_A, hub.course / "source_notebooks" / MISSION / f"{MISSION}.ipynb")
     assert cannot_read(STUDENT_A, hub.course / "autograder" / "gradebook.db")
 
     # 8. The LMS export: every roster student, the right scores.
-    _run([sys.executable, "-m", "autograder.export", "--roster", str(hub.roster), "--course-root", str(hub.course)],
-         cwd=REPO)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "autograder.export",
+            "--roster",
+            str(hub.roster),
+            "--course-root",
+            str(hub.course),
+        ],
+        cwd=REPO,
+    )
     wide = rows(hub.course / "autograder" / "grades_lms.csv")
     assert [r["SIS User ID"] for r in wide] == [STUDENT_A, STUDENT_B]
     column = next(c for c in wide[0] if c.startswith(MISSION))

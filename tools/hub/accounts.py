@@ -147,7 +147,7 @@ def share_with_graders(course_root: Path, course: str) -> None:
     for name in PRIVATE_FOLDERS:
         top = Path(course_root) / name
         top.mkdir(exist_ok=True)
-        for folder, dirs, files in os.walk(top):
+        for folder, _dirs, files in os.walk(top):
             for entry in [folder, *(os.path.join(folder, f) for f in files)]:
                 if os.path.islink(entry):
                     continue

@@ -9,7 +9,7 @@ grader account in the course folder, which only the formgrade group may open.
 import os
 from pathlib import Path
 
-from tools.hub.settings import HubSettings, group_names, grader_account, service_name
+from tools.hub.settings import HubSettings, grader_account, group_names, service_name
 
 s = HubSettings.load(Path(os.environ["COURSE_HUB_SETTINGS"]))
 c = get_config()  # noqa: F821 - injected by traitlets

@@ -40,6 +40,7 @@ STUDENT_DISABLED_SERVER = (
 # JupyterHub >= 4.1 sends `frame-ancestors 'none'`, so the Formgrader's page, which
 # JupyterLab shows in an iframe, stays blank (nbgrader #1870). 'self' allows exactly that.
 FORMGRADER_CSP = "frame-ancestors 'self'"
+VALIDATE_CELL_TIMEOUT_S = 600
 
 
 def group_names(course: str = COURSE_ID) -> tuple[str, str]:
@@ -94,9 +95,12 @@ def _write_json(path: Path, data: dict) -> None:
 def write_jupyter_configs(settings: HubSettings) -> None:
     """The two configuration folders every server of the class reads (JUPYTER_CONFIG_PATH)."""
     state = Path(settings.state)
+    # Validate runs the whole notebook: mission 1's training cell takes longer than
+    # nbgrader's 30 s default per cell on a busy server (the course's own limit: 600 s).
     nbgrader = {
         "CourseDirectory": {"course_id": settings.course},
         "Exchange": {"root": str(settings.exchange)},
+        "Execute": {"timeout": VALIDATE_CELL_TIMEOUT_S},
     }
     student = state / "jupyter-student"
     _write_json(student / "nbgrader_config.json", nbgrader)
