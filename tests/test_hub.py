@@ -41,7 +41,7 @@ from test_browser import (
 
 from autograder import MISSIONS
 from tools.hub.accounts import remove_accounts, set_password
-from tools.hub.settings import grader_account, group_names
+from tools.hub.settings import grader_account, group_names, service_name
 from tools.shared_env import blocked
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -243,15 +243,19 @@ def shot(page, name: str) -> None:
     page.screenshot(path=SHOTS / f"{name}.png")
 
 
-def login(browser, hub: Hub, user: str):
-    """A fresh browser context logged in as ``user``; returns the page on its JupyterLab."""
+def login(browser, hub: Hub, user: str, next_url: str | None = None):
+    """A fresh browser context logged in as ``user``; returns the page on its JupyterLab
+    (or on ``next_url``)."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     context.set_default_timeout(UI)
     page = context.new_page()
-    page.goto(f"{hub.url}/hub/login")
+    page.goto(f"{hub.url}/hub/login" + (f"?next={next_url[len(hub.url) :]}" if next_url else ""))
     page.fill("#username_input", user)
     page.fill("#password_input", PASSWORD)
     page.click("#login_submit")
+    if next_url:
+        page.wait_for_url(f"{next_url}**", timeout=SPAWN)
+        return page
     page.wait_for_url(f"**/user/{user}/lab**", timeout=SPAWN)
     page.locator("#jp-main-dock-panel").wait_for(state="visible", timeout=SPAWN)
     page.wait_for_function("() => !!window.jupyterapp", timeout=SPAWN)
@@ -367,6 +371,18 @@ def test_class_loop_release_to_feedback(hub, browser):
         "inbound must be writable, not listable"
     )
 
+    # The Formgrader, a hub service run by the grader account: instructors get it, framable
+    # by JupyterLab (nbgrader #1870); students are refused.
+    formgrader = f"{hub.url}/services/{service_name()}/formgrader"
+    page_i = login(browser, hub, INSTRUCTOR, next_url=formgrader)
+    page_i.get_by_text(MISSION).first.wait_for(timeout=UI * 2)
+    csp = page_i.evaluate(
+        "u => fetch(u).then(r => r.headers.get('content-security-policy'))", formgrader
+    )
+    assert "frame-ancestors 'self'" in csp, csp
+    shot(page_i, "00_instructor_formgrader")
+    page_i.context.close()
+
     # 2. Student A: Assignments tab shows only nbgrader's student side; fetch, answer, validate, submit.
     page_a = login(browser, hub, STUDENT_A)
     labels = page_a.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader")
@@ -374,6 +390,8 @@ def test_class_loop_release_to_feedback(hub, browser):
     items = page_a.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel").all_inner_texts()
     page_a.keyboard.press("Escape")
     assert items == ["Assignment List"], f"a student's Nbgrader menu holds {items}"
+    refused = page_a.request.get(formgrader)  # through the hub's OAuth redirects
+    assert refused.status == 403, f"a student reached the Formgrader: {refused.status} {refused.url}"
     open_assignments(page_a)
     shot(page_a, "01_student_a_assignments")
     press(page_a, "released_assignments_list", "Fetch", "fetched_assignments_list")

@@ -41,6 +41,8 @@ STUDENT_DISABLED_SERVER = (
 # JupyterLab shows in an iframe, stays blank (nbgrader #1870). 'self' allows exactly that.
 FORMGRADER_CSP = "frame-ancestors 'self'"
 VALIDATE_CELL_TIMEOUT_S = 600
+# A class server may have no internet: JupyterLab asks no news feed and checks no updates.
+OFFLINE_LAB = {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"}
 
 
 def group_names(course: str = COURSE_ID) -> tuple[str, str]:
@@ -110,7 +112,10 @@ def write_jupyter_configs(settings: HubSettings) -> None:
     )
     _write_json(
         student / "jupyter_server_config.json",
-        {"ServerApp": {"jpserver_extensions": {name: False for name in STUDENT_DISABLED_SERVER}}},
+        {
+            "ServerApp": {"jpserver_extensions": {name: False for name in STUDENT_DISABLED_SERVER}},
+            "LabApp": OFFLINE_LAB,
+        },
     )
     grader = state / "jupyter-grader"
     _write_json(grader / "nbgrader_config.json", nbgrader)
@@ -119,7 +124,8 @@ def write_jupyter_configs(settings: HubSettings) -> None:
         {
             "ServerApp": {
                 "tornado_settings": {"headers": {"Content-Security-Policy": FORMGRADER_CSP}}
-            }
+            },
+            "LabApp": OFFLINE_LAB,
         },
     )
     for folder in (student, grader, student / "labconfig"):
