@@ -22,7 +22,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from autograder import MISSIONS, ROOT
+from autograder import COURSE_ID, MISSIONS, ROOT
 from autograder.layout import COLLECTED_DIR, CourseLayout
 from autograder.nbgrader_run import run_nbgrader
 
@@ -106,11 +106,27 @@ def collect(root: Path, missions) -> list[tuple[str, str]]:
     return staged
 
 
+def open_released_feedback(folder: Path) -> None:
+    """Make the released reports readable by their students (0644), as nbgrader expects.
+
+    Why: ``release_feedback`` copies each report with the mode it has in
+    ``autograder/feedback/``, which ``make hub`` closes to everyone but the graders, so a
+    student's *Fetch Feedback* failed with PermissionError. The folder itself stays 0711
+    (nbgrader's): a report is found only through its secret-derived name, never listed.
+    """
+    if not folder.is_dir():
+        return
+    for report in folder.iterdir():
+        if report.is_file() and not report.is_symlink() and report.stat().st_uid == os.geteuid():
+            report.chmod(0o644)
+
+
 def release_feedback(root: Path, missions) -> None:
     """nbgrader release_feedback: each student's report into the exchange, theirs alone."""
     for mission in missions:
         _nbgrader(root, ["release_feedback", mission])
         print(f"released feedback of {mission}")
+    open_released_feedback(CourseLayout(root).exchange / COURSE_ID / "feedback")
 
 
 def main(argv=None) -> int:

@@ -20,7 +20,7 @@ import yaml
 from browser_support import copy_course
 
 from autograder import MISSIONS
-from autograder.classroom import close_modes, stage_new
+from autograder.classroom import close_modes, open_released_feedback, stage_new
 from autograder.export import wide_rows
 from autograder.intake import FOLDER_MODE, take_in
 from tools.hub.roster import Person, RosterError, read_roster
@@ -280,3 +280,15 @@ def test_export_csv_reads_nbgraders_columns(tmp_path):
             [CSV_COLUMNS, [MISSION, "", "", "ann", "", "", "", "10", "0", "10", "10"]]
         )
     assert read_long(path)[("ann", MISSION)]["score"] == "10"
+
+
+def test_released_feedback_is_readable_by_its_student(tmp_path):
+    # Was: release_feedback copied the report with the graders-only mode of
+    # autograder/feedback/, and Fetch Feedback failed with PermissionError.
+    folder = tmp_path / "exchange" / "dl-course-missions" / "feedback"
+    folder.mkdir(parents=True)
+    report = folder / "0123abcd.html"
+    report.write_text("<html></html>")
+    report.chmod(0o660)
+    open_released_feedback(folder)
+    assert report.stat().st_mode & 0o777 == 0o644
