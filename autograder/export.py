@@ -86,7 +86,7 @@ def export(root: Path, roster: Path | None) -> tuple[Path, Path]:
         from tools.hub.roster import Person
 
         people = [Person(s, "", "") for s in sorted({s for s, _ in long_rows})]
-    header = ID_COLUMNS + [f"{m} ({_max(long_rows, m)})" for m in MISSIONS] + ["Late"]
+    header = ID_COLUMNS + [mission_column(long_rows, m) for m in MISSIONS] + ["Late"]
     target = CourseLayout(root).grader / LMS_FILE
     with target.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(
@@ -95,11 +95,12 @@ def export(root: Path, roster: Path | None) -> tuple[Path, Path]:
     return long_path, target
 
 
-def _max(long_rows: dict, mission: str) -> str:
+def mission_column(long_rows: dict, mission: str) -> str:
+    """``<mission> (<max> pts)``, or the bare name while the gradebook has no points for it."""
     for (_, m), row in long_rows.items():
         if m == mission and row["max_score"]:
-            return f"{float(row['max_score']):g} pts"
-    return "pts"
+            return f"{mission} ({float(row['max_score']):g} pts)"
+    return mission
 
 
 def main(argv=None) -> int:

@@ -292,3 +292,11 @@ def test_released_feedback_is_readable_by_its_student(tmp_path):
     report.chmod(0o660)
     open_released_feedback(folder)
     assert report.stat().st_mode & 0o777 == 0o644
+
+
+def test_lms_columns_carry_points_when_the_gradebook_has_them():
+    from autograder.export import mission_column
+
+    long_rows = {("ann", MISSION): _long("ann", MISSION, "10.0")}
+    assert mission_column(long_rows, MISSION) == f"{MISSION} (10 pts)"
+    assert mission_column(long_rows, MISSIONS[1]) == MISSIONS[1]
