@@ -5,9 +5,22 @@ VENV ?= $(CURDIR)/.venv
 # nbgrader runs `alembic` from PATH: the environment's bin/ comes first everywhere.
 export PATH := $(VENV)/bin:$(PATH)
 PORT ?= 8888
-SUBMISSIONS ?= autograder/submitted
+# `make collect` stages new submissions here; grading copies them into autograder/submitted.
+SUBMISSIONS ?= autograder/inbox
+# The class server (make hub): roster, state folder (exchange, hub database), listening port.
+ROSTER ?= roster.csv
+HUB_STATE ?= /var/lib/dl-course-hub
+HUB_PORT ?= 8000
+HUB_IP ?=
+MISSION ?=
+# With a hub set up, every nbgrader command of the course uses the class's exchange.
+ifneq ($(wildcard $(HUB_STATE)/settings.json),)
+export COURSE_EXCHANGE := $(HUB_STATE)/exchange
+endif
+share_if_hub = if [ -f "$(HUB_STATE)/settings.json" ] && [ "$$(id -u)" = 0 ]; then python -m tools.hub share; fi
 
-.PHONY: setup data course test test-fast notebooks release grade lint bench constraints clean
+.PHONY: setup data course test test-fast notebooks release grade lint bench constraints clean \
+	hub publish collect feedback export
 
 setup:            ## build $(VENV) with the newest supported Python (PYTHON=... to choose), fetch data
 	@VENV="$(VENV)" PYTHON="$(PYTHON)" bash tools/setup.sh
@@ -34,6 +47,24 @@ release: setup    ## regenerate release/ from source_notebooks/ with nbgrader
 
 grade: setup      ## grade every $(SUBMISSIONS)/<student>/<mission>/ notebook
 	python -m autograder.grade "$(SUBMISSIONS)"
+	@$(share_if_hub)
+
+hub: setup        ## run the class's JupyterHub (as root): ROSTER=roster.csv HUB_PORT=8000 HUB_STATE=...
+	@VENV="$(VENV)" bash tools/hub/install_proxy.sh
+	python -m tools.hub start --roster "$(ROSTER)" --port $(HUB_PORT) --ip "$(HUB_IP)" --state "$(HUB_STATE)"
+
+publish: setup    ## release missions to the class's exchange (MISSION=... for one)
+	python -m autograder.classroom publish $(MISSION)
+
+collect: setup    ## collect the latest submissions; new ones go to autograder/inbox for make grade
+	python -m autograder.classroom collect $(MISSION)
+	@$(share_if_hub)
+
+feedback: setup   ## release graded feedback through the exchange (MISSION=... for one)
+	python -m autograder.classroom feedback $(MISSION)
+
+export: setup     ## grades.csv (nbgrader's long format) and grades_lms.csv (Canvas/Moodle) from the gradebook
+	python -m autograder.export $(if $(wildcard $(ROSTER)),--roster "$(ROSTER)")
 
 lint: setup
 	ruff check .
@@ -45,4 +76,4 @@ constraints: setup ## re-pin every package for every supported Python (UPGRADE=1
 	VENV="$(VENV)" bash tools/lock.sh
 
 clean:
-	rm -rf autograder/autograded autograder/feedback autograder/gradebook.db logs
+	rm -rf autograder/autograded autograder/feedback autograder/gradebook.db logs autograder/inbox autograder/collected

@@ -5,7 +5,8 @@ there is imported before the course's own code (a ``helpers.py`` next to the not
 shadows the real ``helpers`` package and could fake every check), an old-format or
 misnamed notebook is skipped with a warning nobody reads, and an empty or truncated
 file makes nbgrader fail with a long traceback. Intake turns each of these into either
-a clean ``<mission>.ipynb`` (nbformat 4, plus nbgrader's ``timestamp.txt`` if present)
+a clean ``<mission>.ipynb`` (nbformat 4, plus nbgrader's ``timestamp.txt`` and
+``submission_secret.txt`` if present)
 or one sentence saying why the submission cannot be graded.
 
 It also puts the grading metadata back the way the release had it: a cell whose
@@ -40,7 +41,10 @@ MAX_TIMESTAMP_BYTES = 1000
 MAX_DEPTH = 64  # a notebook's JSON is about 8 levels deep; Python's parser recurses
 MAX_CELLS = 5000
 MAX_ENTRIES = 1000  # files and folders in one submission folder
-KEPT_FILES = ("timestamp.txt",)
+# nbgrader's exchange files: the submission time (late penalties) and the secret that
+# `nbgrader release_feedback` needs to find the student's feedback folder.
+KEPT_FILES = ("timestamp.txt", "submission_secret.txt")
+FOLDER_MODE = 0o750  # never the 777 of nbgrader's inbound copies: graders read, nobody else
 
 
 class IntakeError(ValueError):
@@ -247,12 +251,19 @@ def take_in(src: Path, dest: Path, mission: str, release_notebook: Path | None =
     kept = {name: read_regular_file(src / name, MAX_TIMESTAMP_BYTES)
             for name in KEPT_FILES if (src / name).is_file()}
     text = nbformat.writes(nb)
+    # Built beside ``dest`` and swapped in: ``src`` may be ``dest`` itself (make grade
+    # SUBMISSIONS=autograder/submitted), and nothing of it is removed before the copy is whole.
+    staging = dest.with_name(f".intake-{dest.name}")  # a dot: never listed as a submission
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    (staging / f"{mission}.ipynb").write_text(text, encoding="utf-8")
+    for name, data in kept.items():
+        (staging / name).write_bytes(data)
+    staging.chmod(FOLDER_MODE)
     if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
         dest.unlink()
     elif dest.exists():
         shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    (dest / f"{mission}.ipynb").write_text(text, encoding="utf-8")
-    for name, data in kept.items():
-        (dest / name).write_bytes(data)
+    staging.rename(dest)
     return chosen

@@ -9,6 +9,7 @@ a scratch copy of the course (tests, benchmarks, one shard of a class) is just a
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,9 @@ AUTOGRADED_DIR = "autograder/autograded"
 FEEDBACK_DIR = "autograder/feedback"
 SOLUTION_DIR = "autograder/solution"
 EXCHANGE_DIR = "autograder/exchange"
+INBOX_DIR = "autograder/inbox"  # what `make collect` stages for `make grade`
+COLLECTED_DIR = "autograder/collected"  # nbgrader collect's copies (latest per student)
+EXCHANGE_ENV = "COURSE_EXCHANGE"  # the class's exchange, set by `make hub` and the Makefile
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,34 @@ class CourseLayout:
 
     @property
     def exchange(self) -> Path:
-        return self.root / EXCHANGE_DIR
+        """nbgrader's exchange: ``$COURSE_EXCHANGE`` when set, else ``autograder/exchange``.
+
+        Why not a fixed folder: on a class server (``make hub``) the exchange is the class's,
+        shared by every account; a path fixed inside the repository made nbgrader run from
+        the course root miss it (``release_feedback``: "Unwritable directory").
+        """
+        env = os.environ.get(EXCHANGE_ENV)
+        return Path(env) if env else self.root / EXCHANGE_DIR
+
+    def ensure_exchange(self) -> Path:
+        """:attr:`exchange`, with the course's own folder created when that is the one used:
+        otherwise the Assignments tab and the Formgrader report "The exchange directory ...
+        does not exist and could not be created"."""
+        folder = self.exchange
+        if not os.environ.get(EXCHANGE_ENV):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                pass  # a read-only checkout: nbgrader says so when the exchange is used
+        return folder
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / INBOX_DIR
+
+    @property
+    def collected(self) -> Path:
+        return self.root / COLLECTED_DIR
 
     @property
     def logs(self) -> Path:

@@ -127,7 +127,7 @@ c.GenerateFeedback.preprocessors = [GetGrades, HideTestCode, SanitizeFeedback,
                                     CSSHTMLHeaderPreprocessor]
 c.HTMLExporter.sanitize_html = True
 
-# The exchange (nbgrader's release/collect folder for a shared server) lives in a
-# git-ignored folder of the course rather than /usr/local/share, which a student's
-# JupyterLab cannot create; the Formgrader then shows no warning about it.
-c.Exchange.root = str(course.exchange)
+# The exchange (nbgrader's release/collect folder): the class's when COURSE_EXCHANGE is set
+# (`make hub` sets it for every server, the Makefile for the instructor's commands), else a
+# git-ignored folder of the course, created so no tab reports it missing (CourseLayout.exchange).
+c.Exchange.root = str(course.ensure_exchange())
