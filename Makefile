@@ -7,7 +7,7 @@ export PATH := $(VENV)/bin:$(PATH)
 PORT ?= 8888
 SUBMISSIONS ?= autograder/submitted
 
-.PHONY: setup data course test test-fast notebooks release grade lint bench constraints clean
+.PHONY: setup data course test test-fast notebooks reference-runs release grade lint bench constraints clean
 
 setup:            ## build $(VENV) with the newest supported Python (PYTHON=... to choose), fetch data
 	@VENV="$(VENV)" PYTHON="$(PYTHON)" bash tools/setup.sh
@@ -28,6 +28,9 @@ test-fast: setup  ## unit tests only
 
 notebooks: setup  ## execute the lecture and mission source notebooks in place (fresh outputs, code hashes recorded)
 	python -m tools.execute_notebooks course/*.ipynb source_notebooks/*/*.ipynb
+
+reference-runs: setup ## train the notes' Fashion-MNIST ladder for their epoch counts once (about an hour); writes course/data/reference_runs.json for lecture 7
+	python -m tools.reference_runs
 
 release: setup    ## regenerate release/ from source_notebooks/ with nbgrader
 	python -m autograder.release
