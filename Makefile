@@ -29,7 +29,7 @@ test-fast: setup  ## unit tests only
 notebooks: setup  ## execute the lecture and mission source notebooks in place (fresh outputs, code hashes recorded)
 	python -m tools.execute_notebooks course/*.ipynb source_notebooks/*/*.ipynb
 
-reference-runs: setup ## train the notes' Fashion-MNIST ladder for their epoch counts once (about an hour); writes course/data/reference_runs.json for lecture 7
+reference-runs: setup ## train the notes' Fashion-MNIST ladder for their epoch counts once (long: the file records the seconds); writes course/data/reference_runs.json for lecture 7
 	python -m tools.reference_runs
 
 release: setup    ## regenerate release/ from source_notebooks/ with nbgrader

@@ -1,8 +1,9 @@
 """Train the notes' Fashion-MNIST ladder for the notes' epoch counts, once, and commit the result.
 
-Usage: ``make reference-runs`` (= ``python -m tools.reference_runs``). About an hour on a
-2-core CPU, so lecture 7 does not do it: the lecture trains short runs itself and plots
-the histories this command wrote to course/data/reference_runs.json beside them.
+Usage: ``make reference-runs`` (= ``python -m tools.reference_runs``). 250 epochs in all, most
+of them at batch 32: too long for lecture 7 (the data file records the seconds each model
+took). The lecture trains short runs itself and plots the histories this command wrote to
+course/data/reference_runs.json beside them.
 
 The four models, optimizers, batch sizes and epoch counts are the notes' (helpers.ladder's
 NOTES_LADDER: 100 / 50 / 50 / 50 epochs at batch 32 / 32 / 100 / 100); the split is the
