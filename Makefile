@@ -19,7 +19,7 @@ export COURSE_EXCHANGE := $(HUB_STATE)/exchange
 endif
 share_if_hub = if [ -f "$(HUB_STATE)/settings.json" ] && [ "$$(id -u)" = 0 ]; then python -m tools.hub share; fi
 
-.PHONY: setup data course test test-fast notebooks release grade lint bench constraints clean \
+.PHONY: setup data course test test-fast notebooks reference-runs release grade lint bench constraints clean \
 	hub publish collect feedback export
 
 setup:            ## build $(VENV) with the newest supported Python (PYTHON=... to choose), fetch data
@@ -41,6 +41,9 @@ test-fast: setup  ## unit tests only
 
 notebooks: setup  ## execute the lecture and mission source notebooks in place (fresh outputs, code hashes recorded)
 	python -m tools.execute_notebooks course/*.ipynb source_notebooks/*/*.ipynb
+
+reference-runs: setup ## train the notes' Fashion-MNIST ladder for their epoch counts once (long: the file records the seconds); writes course/data/reference_runs.json for lecture 7
+	python -m tools.reference_runs
 
 release: setup    ## regenerate release/ from source_notebooks/ with nbgrader
 	python -m autograder.release

@@ -40,6 +40,7 @@ _SUBMODULES = (
     "exercises",
     "gradcheck",
     "grading",
+    "ladder",
     "metrics",
     "mission_data",
     "plots",
