@@ -23,6 +23,15 @@ from importlib import import_module
 QUIET_TF_LOG_LEVEL = "3"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_LOG_LEVEL)
 
+# oneDNN's custom CPU kernels: TensorFlow switches them on by itself on CPUs with AVX-512, and
+# then (1) computes in a different order, so the same seed gives different numbers on
+# different machines, and (2) prints "oneDNN custom operations are on" through a logger that
+# TF_CPP_MIN_LOG_LEVEL does not silence (with absl's "All log messages before
+# absl::InitializeLog()" line ahead of it), into the first cell's output. Off, every machine runs
+# the same Eigen kernels as the ones the committed outputs came from. An explicit setting wins.
+ONEDNN_OPTS = "0"
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", ONEDNN_OPTS)
+
 __version__ = "0.1.0"
 
 _EXPORTS = {

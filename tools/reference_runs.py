@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import sys
 import time
@@ -115,6 +116,8 @@ def versions() -> dict:
         "tensorflow": tensorflow.__version__,
         "keras": keras.__version__,
         "numpy": numpy.__version__,
+        # helpers turns oneDNN's CPU kernels off unless told otherwise; they change the numbers.
+        "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"),
     }
 
 
