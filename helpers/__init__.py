@@ -35,6 +35,7 @@ _EXPORTS = {
 }
 
 _SUBMODULES = (
+    "backprop_diagnosis",
     "datasets",
     "envcheck",
     "exercises",
