@@ -42,7 +42,7 @@ def test_norm_relative_error_ignores_rounding_noise_on_near_zero_entries():
 
     exact = np.array([1.0, -2.0, 0.0])
     noisy = exact + np.array([0.0, 0.0, 1e-11])  # a dropped unit: 0 in one, noise in the other
-    assert relative_error(exact, noisy) > 0.5  # the elementwise measure blows up there
+    assert relative_error(exact, noisy) > 1e-4  # the elementwise measure fails any tolerance
     assert norm_relative_error(exact, noisy) < 1e-10
     assert norm_relative_error(exact, exact / 4) > 0.5  # a wrong factor still shows
     with pytest.raises(ValueError, match="shapes differ"):
