@@ -33,6 +33,7 @@ MISSIONS = (
     "mission2_early_stopping",
     "mission3_dropout",
     "mission4_callback_99",
+    "mission5_backprop_numpy",
 )
 
 

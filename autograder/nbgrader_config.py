@@ -67,9 +67,9 @@ c.CourseDirectory.solution_directory = folders.SOLUTION_DIR
 c.CourseDirectory.db_url = course.db_url
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
 
-# The four missions (autograder.MISSIONS). `make release` runs generate_assignment for
+# The five missions (autograder.MISSIONS). `make release` runs generate_assignment for
 # each, which adds it, its notebook and its graded cells to the gradebook, so the
-# Formgrader lists all four; autograder.grade does the same when the gradebook is new.
+# Formgrader lists all five; autograder.grade does the same when the gradebook is new.
 
 # --------------------------------------------------------------------------- releasing
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

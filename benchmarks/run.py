@@ -60,6 +60,7 @@ REFERENCES = [
     ("mission2_test_accuracy", 0.96, "course target: mission 2, test"),
     ("mission3_test_accuracy", 0.965, "course target: mission 3, test"),
     ("mission4_train_accuracy", 0.99, "seed 001: the 99% callback, training accuracy"),
+    ("mission5_test_accuracy", 0.965, "course target: mission 5, NumPy two-layer net, test"),
 ]
 
 

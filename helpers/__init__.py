@@ -44,6 +44,7 @@ _EXPORTS = {
 }
 
 _SUBMODULES = (
+    "backprop_diagnosis",
     "datasets",
     "envcheck",
     "exercises",

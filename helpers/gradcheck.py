@@ -47,3 +47,17 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+def norm_relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    """||a - b|| / max(||a|| + ||b||, 1e-12): one number for the whole array.
+
+    Unlike :func:`relative_error` it does not blow up on a single entry that is almost 0
+    in both arrays (a dropped hidden unit, a ReLU that is nearly off), where the central
+    difference's rounding noise alone gives an elementwise error near 1e-3. A correct
+    float64 gradient scores about 1e-10; a wrong one 1e-3 or more.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-12))

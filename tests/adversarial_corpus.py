@@ -24,8 +24,8 @@ from pathlib import Path
 import nbformat
 from mission_support import PARTIAL, SOURCE, cell_by_id, nbmeta, submission
 
-M1, M2, M3, M4 = ("mission1_base_model", "mission2_early_stopping", "mission3_dropout",
-                  "mission4_callback_99")
+M1, M2, M3, M4, M5 = ("mission1_base_model", "mission2_early_stopping", "mission3_dropout",
+                      "mission4_callback_99", "mission5_backprop_numpy")
 CELL_TIMEOUT_S = 45  # the corpus run's per-cell limit (the course default is 600 s)
 WALL_CLOCK_S = 120  # the corpus run's per-submission limit (the course default is 900 s)
 
@@ -637,6 +637,74 @@ def _metadata_of_wrong_type(nb):
 
 # --------------------------------------------------------------------------- student ids
 # (a folder name holds no "/"; no spaces, so that the log's escaped form is one word)
+# --------------------------------------------------------------------------- NumPy (mission 5)
+# Gradients by finite differences inside the answer: right values, no backpropagation. The
+# affine test times the backward pass against the forward one and fails it (3 points).
+M5_NUMERIC_BACKWARD = """
+from helpers.gradcheck import numerical_gradient_array
+
+
+def affine_forward(x, w, b):
+    return x @ w + b, (x, w, b)
+
+
+def affine_backward(dout, cache):
+    x, w, b = cache
+    dx = numerical_gradient_array(lambda z: z @ w + b, x.copy(), dout)
+    dw = numerical_gradient_array(lambda z: x @ z + b, w.copy(), dout)
+    db = numerical_gradient_array(lambda z: x @ w + z, b.copy(), dout)
+    return dx, dw, db
+"""
+# An answer that makes every gradient check pass by replacing what it measures with.
+M5_PATCHES_GRADCHECK = """
+from helpers import gradcheck
+
+gradcheck.norm_relative_error = lambda a, b: 0.0
+gradcheck.numerical_gradient_array = lambda f, x, dout, h=1e-5: 0 * x
+np.allclose = lambda *args, **kwargs: True
+"""
+# The same through a name the scan cannot follow: the kernel guard puts them back.
+M5_HIDDEN_PATCH = """
+from helpers import backprop_diagnosis
+
+_m = [m for m in (backprop_diagnosis,)][0]
+_m.assert_affine_layer = lambda *args, **kwargs: None
+_m.relative_error = lambda a, b: 0.0
+"""
+# The instructor's answers, read from the source notebook and run with exec().
+M5_RUNS_SOLUTION = """
+import json
+from pathlib import Path
+
+import helpers
+
+repo = Path(helpers.__file__).resolve().parents[1]
+path = repo / "source_notebooks" / "mission5_backprop_numpy" / "mission5_backprop_numpy.ipynb"
+for cell in json.loads(path.read_text())["cells"]:
+    if cell["metadata"].get("nbgrader", {}).get("solution"):
+        exec("".join(cell["source"]))
+"""
+# The solution imported as a module (a copy saved next to the notebook would be one way).
+M5_IMPORTS_SOLUTION = """
+import importlib
+
+solution = importlib.import_module("source_notebooks.mission5_backprop_numpy")
+affine_forward, affine_backward = solution.affine_forward, solution.affine_backward
+"""
+# Training that trains nothing: random parameters, and a loss history that looks right.
+M5_FAKE_TRAINING = """
+def train_two_layer_net(x_train, labels_train, hidden_units=100, num_epochs=4, batch_size=100,
+                        lr=0.05, momentum=0.9, p_drop=0.2, seed=42):
+    rng = np.random.default_rng(seed)
+    params = {"W1": rng.standard_normal((784, hidden_units)).astype(np.float32) * 0.01,
+              "b1": np.zeros(hidden_units, np.float32),
+              "W2": rng.standard_normal((hidden_units, 10)).astype(np.float32) * 0.01,
+              "b2": np.zeros(10, np.float32)}
+    print("test accuracy: 0.9900")
+    return params, [0.4, 0.2, 0.15, 0.12]
+"""
+P5 = PARTIAL[M5][1]
+
 FORGED_ROW = f"forger\n{M1},,,victim,,,,10.0,0.0,10.0,10.0\ngraded_victim:10"
 
 CASES = [
@@ -782,6 +850,30 @@ CASES = [
     Case("fills-workdir", M1, "writes 3 x 400 MiB next to its notebook",
          _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", FILL_WORKDIR)),
          P1),
+    # ---- NumPy backprop (mission 5)
+    Case("m5-numeric-gradient-backward", M5, "affine_backward returns finite-difference "
+         "gradients computed with helpers.gradcheck: right values, no backprop (affine lost)",
+         _simple(M5, "partial", lambda nb: _append_to(nb, "affine_layer", M5_NUMERIC_BACKWARD)),
+         P5 - 3),
+    Case("m5-patches-gradcheck", M5, "a partial answer also replaces helpers.gradcheck's "
+         "functions and np.allclose so that every check passes",
+         _simple(M5, "partial", lambda nb: _append_to(nb, "affine_layer", M5_PATCHES_GRADCHECK)),
+         0, log="replaces gradcheck.norm_relative_error"),
+    Case("m5-hidden-patch-of-checks", M5, "a partial answer also replaces the affine check "
+         "and its error measure through a name no scan follows (the kernel guard notices)",
+         _simple(M5, "partial", lambda nb: _append_to(nb, "affine_layer", M5_HIDDEN_PATCH)),
+         0, log="helpers.backprop_diagnosis"),
+    Case("m5-runs-solution-notebook", M5, "reads the instructor's notebook and exec()s its "
+         "answers (the sandbox hides it; exec is flagged)",
+         _simple(M5, "blank", lambda nb: _append_to(nb, "affine_layer", M5_RUNS_SOLUTION)), 0,
+         log="calls exec()"),
+    Case("m5-imports-solution", M5, "imports the solution as a module with importlib",
+         _simple(M5, "blank", lambda nb: _append_to(nb, "affine_layer", M5_IMPORTS_SOLUTION)),
+         0, log="imports importlib"),
+    Case("m5-fake-training", M5, "the training function returns untrained parameters, prints "
+         "a fake accuracy and a loss history that looks right (accuracy lost)",
+         _simple(M5, "partial",
+                 lambda nb: _append_to(nb, "train_two_layer_net", M5_FAKE_TRAINING)), P5),
     Case("fills-scratch", M4, "writes 1.5 GiB to /tmp, 256 MiB to /dev/shm and 32 MiB to /",
          _simple(M4, "partial", lambda nb: _prepend_to(nb, "train_mnist", FILL_SCRATCH)), P4),
 ]

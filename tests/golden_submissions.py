@@ -13,7 +13,9 @@ marks, and a few cheap cases show each rule the statements spell out:
 * Mission 3's builder may leave the Dropout layer out when ``rate`` is 0 (lecture 5's
   ``if dropout_rate > 0:``);
 * Mission 4's callback reads ``"accuracy"`` only: falling back to Keras 2's ``"acc"`` loses
-  the missing-key test, as its statement and visible test say.
+  the missing-key test, as its statement and visible test say;
+* Mission 5 (NumPy backprop): each typical backward-pass mistake loses the points of the
+  parts it breaks, keeps the others, and its feedback names the mistake (``feedback``).
 
 A case starts from a ``mission_support.submission`` ("reference": every answer filled in, or
 "partial": no training, graded in seconds) and replaces whole answer cells, as a student
@@ -26,11 +28,12 @@ from dataclasses import dataclass
 
 from mission_support import cell_by_id, submission
 
-M1, M2, M3, M4 = (
+M1, M2, M3, M4, M5 = (
     "mission1_base_model",
     "mission2_early_stopping",
     "mission3_dropout",
     "mission4_callback_99",
+    "mission5_backprop_numpy",
 )
 
 
@@ -42,6 +45,7 @@ class Golden:
     base: str  # "reference" or "partial" (see mission_support.submission)
     cells: dict[str, str]  # answer cell id -> the student's whole cell
     expected: float  # the automatic score it deserves
+    feedback: str = ""  # text the feedback page must show (the mistake, named)
 
     def notebook(self):
         nb = submission(self.mission, self.base)
@@ -249,6 +253,142 @@ class StopAtAccuracy(keras.callbacks.Callback):
             self.model.stop_training = True
 """
 
+# --------------------------------------------------------------------------- mission 5
+M5_LAYERS_OTHER_STYLE = '''
+def affine_forward(x, w, b):
+    """out = x @ w + b, written with np.dot; the cache is a dict."""
+    return np.dot(x, w) + b, {"x": x, "w": w}
+
+
+def affine_backward(dout, cache):
+    x, w = cache["x"], cache["w"]
+    return np.dot(dout, w.T), np.dot(x.T, dout), np.sum(dout, axis=0)
+'''
+M5_RELU_WHERE = """
+def relu_forward(x):
+    out = np.where(x > 0, x, 0.0)
+    return out, x
+
+
+def relu_backward(dout, cache):
+    x = cache
+    return np.where(x > 0, dout, 0.0)
+"""
+M5_SOFTMAX_LOGSUMEXP = """
+def softmax_loss(scores, y):
+    n = len(y)
+    z = scores - np.max(scores, axis=1, keepdims=True)
+    probs = np.exp(z) / np.sum(np.exp(z), axis=1, keepdims=True)
+    loss = float(np.mean(np.log(np.sum(np.exp(z), axis=1)) - z[np.arange(n), y]))
+    one_hot = np.zeros_like(scores)
+    one_hot[np.arange(n), y] = 1
+    return loss, (probs - one_hot) / n
+"""
+M5_DROPOUT_BINOMIAL = """
+def dropout_forward(x, p, rng, train=True):
+    # a 0/1 mask from the given generator, scaled by 1 / (1 - p); nothing at test time
+    if train:
+        mask = (rng.binomial(1, 1.0 - p, size=x.shape) / (1.0 - p)).astype(x.dtype)
+        return x * mask, mask
+    return x, np.ones_like(x)
+
+
+def dropout_backward(dout, cache):
+    return dout * cache
+"""
+M5_MOMENTUM_DICT = """
+def sgd_momentum(w, dw, velocity, lr=0.05, momentum=0.9):
+    v = momentum * velocity
+    v = v - lr * dw
+    return w + v, v
+"""
+
+# The typical mistakes, one per submission, each a whole answer cell as a student writes it.
+M5_DB_AVERAGED = """
+def affine_forward(x, w, b):
+    return x @ w + b, (x, w)
+
+
+def affine_backward(dout, cache):
+    x, w = cache
+    return dout @ w.T, x.T @ dout, dout.mean(axis=0)
+"""
+M5_DX_RESHAPED = """
+def affine_forward(x, w, b):
+    return x @ w + b, (x, w)
+
+
+def affine_backward(dout, cache):
+    x, w = cache
+    dx = (w @ dout.T).reshape(x.shape)  # shaped like x, but the entries of dx.T
+    return dx, x.T @ dout, dout.sum(axis=0)
+"""
+M5_RELU_MASK_FROM_DOUT = """
+def relu_forward(x):
+    out = np.maximum(0, x)
+    return out, out
+
+
+def relu_backward(dout, cache):
+    return dout * (dout > 0)
+"""
+M5_SOFTMAX_NOT_DIVIDED = """
+def softmax_loss(scores, y):
+    n = scores.shape[0]
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    loss = -np.log(probs[np.arange(n), y]).mean()
+    dscores = probs.copy()
+    dscores[np.arange(n), y] -= 1
+    return float(loss), dscores
+"""
+M5_DROPOUT_UNSCALED = """
+def dropout_forward(x, p, rng, train=True):
+    if not train:
+        return x, None
+    mask = rng.random(x.shape) >= p
+    return x * mask, mask
+
+
+def dropout_backward(dout, cache):
+    return dout if cache is None else dout * cache
+"""
+M5_DROPOUT_NEW_MASK = """
+def dropout_forward(x, p, rng, train=True):
+    if not train:
+        return x, None
+    mask = (rng.random(x.shape) >= p) / (1 - p)
+    return x * mask, (p, rng)
+
+
+def dropout_backward(dout, cache):
+    p, rng = cache
+    return dout * (rng.random(dout.shape) >= p) / (1 - p)  # a new mask
+"""
+M5_VELOCITY_NOT_KEPT = """
+def sgd_momentum(w, dw, velocity, lr=0.05, momentum=0.9):
+    velocity = -lr * dw
+    return w + velocity, velocity
+"""
+M5_MOMENTUM_UPHILL = """
+def sgd_momentum(w, dw, velocity, lr=0.05, momentum=0.9):
+    v = momentum * velocity + lr * dw
+    return w + v, v
+"""
+M5_OTHER_STYLE = {
+    "affine_layer": M5_LAYERS_OTHER_STYLE,
+    "relu_layer": M5_RELU_WHERE,
+    "softmax_loss": M5_SOFTMAX_LOGSUMEXP,
+    "dropout_layer": M5_DROPOUT_BINOMIAL,
+    "momentum_update": M5_MOMENTUM_DICT,
+}
+
+
+def _m5_mistake(name, what, cell, source, expected, feedback):
+    """A Mission 5 submission with one typical mistake: partial base (no training)."""
+    return Golden(name, M5, what, "partial", {cell: source}, expected, feedback)
+
+
 GOLDEN = [
     Golden(
         "golden-m1-functional-tf-ops",
@@ -341,4 +481,42 @@ GOLDEN = [
         {"stop_at_accuracy": M4_ACC_FALLBACK},
         4,
     ),
+    Golden(
+        "golden-m5-other-style",
+        M5,
+        "np.dot and a dict cache, np.where ReLU, log-sum-exp loss, rng.binomial dropout mask",
+        "reference",
+        M5_OTHER_STYLE,
+        18,
+    ),
+    Golden(
+        "golden-m5-where-relu-two-step-momentum",
+        M5,
+        "np.where ReLU caching x itself, momentum in two steps; the rest as the reference",
+        "reference",
+        {"relu_layer": M5_RELU_WHERE, "momentum_update": M5_MOMENTUM_DICT},
+        18,
+    ),
+    # affine 3 and the whole net 2 lost: 15 - 5
+    _m5_mistake("mistake-m5-db-averaged", "db = dout.mean(axis=0)", "affine_layer",
+                M5_DB_AVERAGED, 10, "db looks averaged over the batch"),
+    _m5_mistake("mistake-m5-dx-transposed", "dx = (w @ dout.T).reshape(x.shape)",
+                "affine_layer", M5_DX_RESHAPED, 10, "holds its transpose, reshaped"),
+    # ReLU 2 and the whole net 2 lost
+    _m5_mistake("mistake-m5-relu-mask-from-dout", "relu_backward masks with dout > 0",
+                "relu_layer", M5_RELU_MASK_FROM_DOUT, 11, "the mask was taken from dout"),
+    # softmax 3 and the whole net 2 lost
+    _m5_mistake("mistake-m5-softmax-not-divided", "dscores = softmax - onehot, no / N",
+                "softmax_loss", M5_SOFTMAX_NOT_DIVIDED, 10, "dscores is not divided by N"),
+    # dropout 3 lost; forward and backward agree, so the whole net's gradients are right
+    _m5_mistake("mistake-m5-dropout-unscaled", "no 1 / (1 - p)", "dropout_layer",
+                M5_DROPOUT_UNSCALED, 12, "not scaled by 1 / (1 - p)"),
+    # dropout 3 and the whole net 2 (its dropout-on check) lost
+    _m5_mistake("mistake-m5-dropout-new-mask", "dropout_backward draws a new mask",
+                "dropout_layer", M5_DROPOUT_NEW_MASK, 10, "the mask is not reused"),
+    # momentum 2 lost
+    _m5_mistake("mistake-m5-velocity-not-kept", "velocity = -lr * dw", "momentum_update",
+                M5_VELOCITY_NOT_KEPT, 13, "the old velocity is ignored"),
+    _m5_mistake("mistake-m5-momentum-uphill", "v = momentum * v + lr * dw", "momentum_update",
+                M5_MOMENTUM_UPHILL, 13, "the step goes uphill"),
 ]

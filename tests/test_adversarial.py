@@ -27,6 +27,7 @@ import pytest
 from adversarial_corpus import CASES, CELL_TIMEOUT_S, M1, M2, M4, WALL_CLOCK_S, write_corpus
 from mission_support import REPO, SOURCE, make_course, run_grade, submission
 
+from autograder import MISSIONS
 from autograder.grade import shown
 from autograder.sandbox import DEFAULT_DISK_BUDGET
 
@@ -131,7 +132,7 @@ def test_case_gets_its_deserved_grade(run, case):
 def test_max_scores_are_the_missions_own(run):
     """Changed points in a submission's metadata never change what a mission is worth."""
     maxima = {"mission1_base_model": 10, "mission2_early_stopping": 10, "mission3_dropout": 15,
-              "mission4_callback_99": 10}
+              "mission4_callback_99": 10, "mission5_backprop_numpy": 18}
     for (_, mission), row in run["rows"][1].items():
         assert float(row["max_score"]) == maxima[mission], row
 
@@ -152,7 +153,7 @@ def test_csv_has_one_row_per_real_student_and_mission(run):
     rows = list(csv.reader(text.splitlines(keepends=True)))
     assert all(len(r) == len(rows[0]) for r in rows)
     assert {r[3] for r in rows[1:]} == students
-    assert len(rows) - 1 == len(students) * 4  # nbgrader's export: every student x mission
+    assert len(rows) - 1 == len(students) * len(MISSIONS)  # nbgrader's export: every student x mission
     assert all(line.startswith('"') for line in text.splitlines())  # every cell quoted
 
 

@@ -35,3 +35,15 @@ def test_relative_error_properties():
 def test_integer_input_is_refused():
     with pytest.raises(TypeError, match="float"):
         numerical_gradient(lambda z: 0.0, np.arange(3))
+
+
+def test_norm_relative_error_ignores_rounding_noise_on_near_zero_entries():
+    from helpers.gradcheck import norm_relative_error
+
+    exact = np.array([1.0, -2.0, 0.0])
+    noisy = exact + np.array([0.0, 0.0, 1e-11])  # a dropped unit: 0 in one, noise in the other
+    assert relative_error(exact, noisy) > 1e-4  # the elementwise measure fails any tolerance
+    assert norm_relative_error(exact, noisy) < 1e-10
+    assert norm_relative_error(exact, exact / 4) > 0.5  # a wrong factor still shows
+    with pytest.raises(ValueError, match="shapes differ"):
+        norm_relative_error(exact, np.ones(2))

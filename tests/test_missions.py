@@ -391,6 +391,47 @@ def test_golden_answers_pass_the_quick_checks(grading, golden):
         assert strict == (golden.expected == 10)
 
 
+M5 = "mission5_backprop_numpy"
+
+
+@pytest.mark.parametrize("golden", [g for g in GOLDEN if g.mission == M5], ids=lambda g: g.name)
+def test_mission5_cases_score_and_name_their_mistake_in_process(grading, golden):
+    """Mission 5's golden cases through the notebook's own test cells (hidden tests included),
+    in this process, training left out: the points of the cells that pass add up to the
+    case's score (less the accuracy test's 3 when the case trains), and the message of a
+    failing cell names the mistake. The slow grading pass confirms it through nbgrader."""
+    import numpy as np
+
+    source = source_nb(M5)
+    namespace = {"np": np, "grading": grading, "helpers": __import__("helpers")}
+    for cell in source.cells:
+        if nbmeta(cell).get("solution") and cell.cell_type == "code":
+            code = golden.cells.get(cell.id, cell.source)
+            exec(compile(code, cell.id, "exec"), namespace)  # noqa: S102 - our own notebooks
+    earned, messages = 0.0, []
+    for cell in source.cells:
+        if not is_test_cell(cell) or cell.id == "test_accuracy":
+            continue
+        try:
+            exec(compile(cell.source, cell.id, "exec"), dict(namespace))  # noqa: S102
+            earned += nbmeta(cell)["points"]
+        except AssertionError as exc:
+            messages.append(str(exc))
+    trained = 3 if golden.base == "reference" else 0
+    assert earned == golden.expected - trained, (earned, messages)
+    if golden.feedback:
+        assert any(golden.feedback in m for m in messages), messages
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", [g for g in GOLDEN if g.feedback], ids=lambda g: g.name)
+def test_feedback_names_the_mistake(graded, case):
+    """Each typical backward-pass mistake is named in the student's feedback page."""
+    page = graded["root"] / "autograder" / "feedback" / case.name / case.mission
+    text = _visible_text(next(page.glob("*.html")))
+    assert case.feedback in text, (case.name, case.feedback)
+
+
 def test_accuracy_is_computed_from_outputs(grading):
     import keras
     import numpy as np
@@ -581,7 +622,7 @@ def test_feedback_shows_messages_not_hidden_code(graded):
                 hidden_lines |= {ln.strip() for ln in match.group(1).splitlines()
                                  if len(ln.strip()) > 25}
     pages = sorted((root / "autograder" / "feedback").glob("*/*/*.html"))
-    assert len(pages) == 12 + len(GOLDEN)
+    assert len(pages) == 3 * len(MISSIONS) + len(GOLDEN)
     for page in pages:
         text = _visible_text(page)
         mission = page.parent.name
