@@ -90,7 +90,7 @@ def main(argv=None) -> int:
         "missions",
         nargs="*",
         default=list(MISSIONS),
-        help="missions to release (default: all four)",
+        help="missions to release (default: all of them)",
     )
     parser.add_argument(
         "--course-root",

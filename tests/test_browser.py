@@ -6,7 +6,7 @@ JupyterLab started from the project's .venv on a scratch copy of the course:
 * student: the first lecture opens with its title and a rendered plot; in mission 1 a correct
   answer is typed into the answer cell, Run All passes every self-check, nbgrader's Validate
   button reports success; a wrong answer makes Validate report the failing cell;
-* instructor: the Formgrader (menu Nbgrader > Formgrader) lists the four missions.
+* instructor: the Formgrader (menu Nbgrader > Formgrader) lists every mission in autograder.MISSIONS.
 
 Each step leaves a screenshot in screenshots/ (git-ignored). Run alone with
 ``python -m pytest tests/test_browser.py -m browser``.
@@ -28,6 +28,8 @@ from browser_support import (
     ensure_chromium,
     jupyter_lab,
 )
+
+from autograder import MISSIONS
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -361,8 +363,9 @@ def test_student_solves_and_validates_mission1(page, lab):
 
 
 def test_instructor_sees_missions_in_formgrader(page, lab):
-    expected = sorted(p.name for p in (REPO / "source_notebooks").glob("mission[1-4]_*") if p.is_dir())
-    assert [name[:8] for name in expected] == ["mission1", "mission2", "mission3", "mission4"], expected
+    expected = sorted(MISSIONS)
+    on_disk = sorted(p.name for p in (REPO / "source_notebooks").glob("mission*_*") if p.is_dir())
+    assert on_disk == expected, f"source_notebooks/ holds {on_disk}, autograder.MISSIONS {expected}"
 
     page.goto(lab.url("lab?reset"))
     page.locator("#jp-main-dock-panel").wait_for(state="visible")
