@@ -57,6 +57,7 @@ with the others (``autograder/shards.py``, docs/grading-at-scale.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import json
@@ -73,12 +74,13 @@ from pathlib import Path
 from autograder import MISSIONS
 from autograder import gradebook as gbk
 from autograder import sandbox as sandboxing
+from autograder.forkserver import ForkServer, ForkServerError
 from autograder.gradebook import CSV_COLUMNS, csv_cell  # noqa: F401 - part of this API
 from autograder.guarded_execute import PHASES_ENV
 from autograder.intake import IntakeError, take_in
 from autograder.layout import COURSE, REPO, CourseLayout
 from autograder.nbgrader_job import guard_findings  # noqa: F401 - part of this API
-from autograder.nbgrader_run import kill_tree, last_error, nbgrader_env, run_limited  # noqa: F401
+from autograder.nbgrader_run import kill_tree, last_error, nbgrader_env  # noqa: F401
 from autograder.release import generate
 from autograder.shards import Shard, ShardError, default_bundle, write_bundle
 
@@ -301,12 +303,14 @@ def intake(course: CourseLayout, student: str, mission: str, src: Path) -> Outco
 LOCKED = "database is locked"
 
 
-def grade_one(course: CourseLayout, taken: Outcome, settings: Settings) -> Outcome:
+def grade_one(
+    course: CourseLayout, taken: Outcome, settings: Settings, server: ForkServer
+) -> Outcome:
     """Autograde one taken-in submission and generate its feedback; never raises.
 
     Returns a new Outcome (``taken`` is left as it was)."""
     try:
-        return _grade_one(course, taken, settings)
+        return _grade_one(course, taken, settings, server)
     except Exception as exc:  # noqa: BLE001 - one submission's failure stays its own
         return dataclasses.replace(
             taken,
@@ -348,6 +352,10 @@ def job_phases(timing: dict, result: dict, spawned: float, seconds: float) -> di
             "hidden_tests": timing["cells"]["test"],
             "autograde_finish": end - timing["preprocess_end"],
         }
+        if timing.get("last_cell_end"):
+            phases["kernel_stop"] = timing["preprocess_end"] - timing["last_cell_end"]
+        if result.get("finished"):
+            phases["job_exit"] = spawned + seconds - result["finished"]
     except (KeyError, TypeError):
         return {"autograde": seconds}  # it never reached the notebook: one figure
     if "flags_and_gradebook" in result:
@@ -367,9 +375,11 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
-def _grade_one(course: CourseLayout, taken: Outcome, settings: Settings) -> Outcome:
+def _grade_one(
+    course: CourseLayout, taken: Outcome, settings: Settings, server: ForkServer
+) -> Outcome:
     """One grading job (``autograder/nbgrader_job.py``: autograde, flags, feedback in one
-    interpreter), then the score read back from the gradebook."""
+    process forked from ``server``), then the score read back from the gradebook."""
     student, mission = taken.student, taken.mission
     start = time.perf_counter()
     problems, notes = list(taken.problems), list(taken.notes)
@@ -378,21 +388,11 @@ def _grade_one(course: CourseLayout, taken: Outcome, settings: Settings) -> Outc
         options.append(f"--Execute.timeout={int(settings.cell_timeout)}")
     own = Path(tempfile.mkdtemp(prefix="job-"))  # the job's result: out of the kernel's sight
     env[PHASES_ENV] = str(own / "timing.json")
-    cmd = [
-        sys.executable,
-        "-m",
-        "autograder.nbgrader_job",
-        mission,
-        student,
-        "--result",
-        str(own / "result.json"),
-        "--",
-        *options,
-    ]
+    argv = [mission, student, "--result", str(own / "result.json"), "--", *options]
     try:
         for _attempt in range(3):
             spawned = time.time()
-            run = run_limited(cmd, course.root, settings.timeout, env)
+            run = server.run(argv, env, own / "output.txt", settings.timeout)
             if not (run.code and LOCKED in run.output):
                 break
             time.sleep(2)
@@ -440,6 +440,23 @@ def _grade_one(course: CourseLayout, taken: Outcome, settings: Settings) -> Outc
         max_score=score.max_score if score else None,
         needs_manual=score.needs_manual if score else False,
     )
+
+
+@contextlib.contextmanager
+def job_server(course: CourseLayout, ready: list[Outcome]):
+    """The warm process every grading job of this run is forked from (``autograder/
+    forkserver.py``); none when there is nothing to grade."""
+    if not ready:
+        yield None
+        return
+    try:
+        server = ForkServer(course.root).start()
+    except ForkServerError as exc:
+        raise PipelineError(str(exc)) from exc
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 def export_csv(root: Path) -> Path:
@@ -543,8 +560,11 @@ def grade_folder(
                     report(outcome, log)
             log(f"grading {len(ready)} submission(s), {settings.jobs} at a time")
             graded = {}
-            with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
-                for outcome in pool.map(lambda o: grade_one(course, o, settings), ready):
+            with (
+                job_server(course, ready) as server,
+                ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool,
+            ):
+                for outcome in pool.map(lambda o: grade_one(course, o, settings, server), ready):
                     report(outcome, log)
                     graded[(outcome.student, outcome.mission)] = outcome
         csv_path = export_csv(course.root)

@@ -142,6 +142,7 @@ class GuardedExecute(CappedExecute):
         finally:
             if timing is not None and cell.cell_type == "code":
                 timing["cells"][cell_role(cell)] += time.perf_counter() - start
+                timing["last_cell_end"] = time.time()
 
     def _preprocess_cell(self, cell, resources, index):
         if not self.guard_kernel or cell.cell_type != "code" or not cell.source.strip():

@@ -98,6 +98,10 @@ c.Execute.timeout = 600
 c.ExecutePreprocessor.timeout = 600
 c.Execute.interrupt_on_timeout = True
 c.Execute.kernel_name = "python3"
+# Once the last cell has run, the kernel has nothing left to give: stop it at once rather
+# than ask it to exit and wait (nbclient's "graceful" default). A kernel that has loaded
+# TensorFlow takes about 1.1 s to exit politely, every submission (make bench's kernel_stop).
+c.Execute.shutdown_kernel = "immediate"
 
 # nbgrader's own autograde steps, with Execute replaced by one that caps a cell's output
 # while it runs (autograder/limits.py): a printing loop is cut at 2 MB and interrupted

@@ -113,7 +113,9 @@ def flag(mission: str, student: str) -> tuple[list[str], bool]:
     return flags, gradebook.clear_pending_review(course.db_url, student, mission)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, started: float | None = None) -> int:
+    """Grade one submission; ``started``: when this process began (a fork of
+    ``autograder.forkserver`` passes it, having been started long before)."""
     parser = argparse.ArgumentParser(prog="python -m autograder.nbgrader_job")
     parser.add_argument("mission")
     parser.add_argument("student")
@@ -122,9 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     split = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:split])
     options = argv[split + 1 :]  # after --: options for nbgrader autograde
-    result: dict = {"started": STARTED, "flags": [], "cleared": False, "feedback_error": None}
+    result: dict = {
+        "started": started or STARTED,
+        "flags": [],
+        "cleared": False,
+        "feedback_error": None,
+    }
 
     def save() -> None:
+        result["finished"] = time.time()
         args.result.write_text(json.dumps(result))
 
     stop, peak = threading.Event(), [0]
