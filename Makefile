@@ -69,8 +69,9 @@ feedback: setup   ## release graded feedback through the exchange (MISSION=... f
 export: setup     ## grades.csv (nbgrader's long format) and grades_lms.csv (Canvas/Moodle) from the gradebook
 	python -m autograder.export $(if $(wildcard $(ROSTER)),--roster "$(ROSTER)")
 
-lint: setup
+lint: setup       ## ruff's checks, and every Python file formatted
 	ruff check .
+	ruff format --check .
 
 bench: setup      ## measure run times, grading throughput, accuracies
 	python -m benchmarks.run

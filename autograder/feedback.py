@@ -56,10 +56,16 @@ def _text_of(output) -> str:
 class HideTestCode(NbGraderPreprocessor):
     """Hide autograder test code, tracebacks and prints in feedback; keep the failure message."""
 
-    placeholder = Unicode(PLACEHOLDER, help="Source shown instead of a test cell's code; "
-                          "{grade_id} is replaced by the cell's grade id.").tag(config=True)
-    hide_all_outputs = Bool(False, help="Show no output of any cell but the tests' one-line "
-                            "messages (for a flagged submission).").tag(config=True)
+    placeholder = Unicode(
+        PLACEHOLDER,
+        help="Source shown instead of a test cell's code; "
+        "{grade_id} is replaced by the cell's grade id.",
+    ).tag(config=True)
+    hide_all_outputs = Bool(
+        False,
+        help="Show no output of any cell but the tests' one-line "
+        "messages (for a flagged submission).",
+    ).tag(config=True)
 
     @staticmethod
     def one_line(ename: str, evalue: str) -> str:
@@ -69,18 +75,23 @@ class HideTestCode(NbGraderPreprocessor):
         evalue = " ".join(str(evalue).split())
         if not evalue:
             if ename == "NotImplementedError":
-                return ("NotImplementedError: this task's code is not written yet "
-                        "(`raise NotImplementedError()` is still in the answer cell)")
+                return (
+                    "NotImplementedError: this task's code is not written yet "
+                    "(`raise NotImplementedError()` is still in the answer cell)"
+                )
             return ename
         line = f"{ename}: {evalue}"
-        return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE - 3] + "..."
+        return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 3] + "..."
 
     def preprocess(self, nb, resources):
         self._hidden = set()
         for cell in nb.cells:
             if is_test_cell(cell):
-                self._hidden.update(line.strip() for line in cell.source.splitlines()
-                                    if len(line.strip()) >= MIN_QUOTED)
+                self._hidden.update(
+                    line.strip()
+                    for line in cell.source.splitlines()
+                    if len(line.strip()) >= MIN_QUOTED
+                )
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, cell_index):
@@ -116,11 +127,41 @@ class HideTestCode(NbGraderPreprocessor):
 
 
 # --------------------------------------------------------------------------- sanitising
-ALLOWED_TAGS = frozenset({
-    "a", "abbr", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "h5",
-    "h6", "hr", "i", "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table", "tbody",
-    "td", "th", "thead", "tr", "ul",
-})
+ALLOWED_TAGS = frozenset(
+    {
+        "a",
+        "abbr",
+        "b",
+        "blockquote",
+        "br",
+        "code",
+        "div",
+        "em",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "span",
+        "strong",
+        "sub",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    }
+)
 ALLOWED_ATTRIBUTES = {"a": ["href", "title"], "*": ["class"], "td": ["align"], "th": ["align"]}
 ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
 SAFE_OUTPUT_TYPES = ("text/plain", "image/png", "image/jpeg")
@@ -128,8 +169,14 @@ SAFE_OUTPUT_TYPES = ("text/plain", "image/png", "image/jpeg")
 
 def clean_html(html: str) -> str:
     """``html`` with only harmless tags and attributes; unsafe ones are dropped, text kept."""
-    return bleach.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                        protocols=ALLOWED_PROTOCOLS, strip=True, strip_comments=True)
+    return bleach.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        protocols=ALLOWED_PROTOCOLS,
+        strip=True,
+        strip_comments=True,
+    )
 
 
 def markdown_as_safe_html(markdown: str) -> str:
@@ -170,6 +217,7 @@ class SanitizeFeedback(NbGraderPreprocessor):
         elif "text/markdown" in data:
             kept["text/html"] = markdown_as_safe_html(str(data["text/markdown"]))
         output["data"] = kept
-        output["metadata"] = {k: v for k, v in output.get("metadata", {}).items()
-                              if k in SAFE_OUTPUT_TYPES}
+        output["metadata"] = {
+            k: v for k, v in output.get("metadata", {}).items() if k in SAFE_OUTPUT_TYPES
+        }
         return output

@@ -29,8 +29,10 @@ nbgrader's exchange wrote one). For every (student, mission) this
    ``autograder/feedback/<student_id>/<mission>/``, in which test cells show only the
    failing check's message (see ``autograder/feedback.py``).
 
-Steps 3-5 run in one process per submission (``autograder/nbgrader_job.py``: one
-interpreter and one nbgrader start-up, not two), for ``--jobs`` submissions at a time
+Steps 3-5 run in one process per submission (``autograder/nbgrader_job.py``), forked
+from a server that imported nbgrader once for the whole run (``autograder/forkserver.py``):
+a session and process group of its own per submission, killed with every descendant at
+``--timeout``, for ``--jobs`` submissions at a time
 (default: one per CPU core, at most four; ``make bench`` measured sequential against
 parallel on 2 cores). The gradebook is
 switched to SQLite's WAL journal so that concurrent nbgrader processes do not lock

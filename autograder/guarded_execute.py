@@ -76,8 +76,9 @@ def used_names(source: str) -> list[str]:
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    return sorted({n.id for n in ast.walk(tree)
-                   if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)})
+    return sorted(
+        {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    )
 
 
 def verify(secret: str, nonce: str, reply: dict | None) -> tuple[list[str], list[str]]:
@@ -85,8 +86,9 @@ def verify(secret: str, nonce: str, reply: dict | None) -> tuple[list[str], list
     try:
         result = reply["content"]["user_expressions"]["guard"]
         if result.get("status") != "ok":
-            return [f"the kernel guard raised {result.get('ename')}: "
-                    f"{str(result.get('evalue'))[:100]}"], []
+            return [
+                f"the kernel guard raised {result.get('ename')}: {str(result.get('evalue'))[:100]}"
+            ], []
         answer = json.loads(ast.literal_eval(result["data"]["text/plain"]))
         payload = answer["payload"]
         expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
@@ -107,16 +109,20 @@ class GuardedExecute(CappedExecute):
         True, help="Check and reset the kernel before every locked cell (kernel_guard.py)."
     ).tag(config=True)
     guard_timeout = Integer(
-        20, help="Seconds the kernel has to answer the guard (it needs milliseconds; a kernel "
-        "still stuck in an interrupted cell may not answer at all)."
+        20,
+        help="Seconds the kernel has to answer the guard (it needs milliseconds; a kernel "
+        "still stuck in an interrupted cell may not answer at all).",
     ).tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._secret = None
         self._capture: list[str] = []
         self._silent = False  # the guard went unanswered once: flagged, not asked again
-        self._timing = {"preprocess_start": time.time(), "first_cell": None,
-                        "cells": {"answer": 0.0, "instructor": 0.0, "test": 0.0}}
+        self._timing = {
+            "preprocess_start": time.time(),
+            "first_cell": None,
+            "cells": {"answer": 0.0, "instructor": 0.0, "test": 0.0},
+        }
         try:
             return super().preprocess(nb, resources, km)
         finally:
@@ -152,8 +158,10 @@ class GuardedExecute(CappedExecute):
         cell, resources = super().preprocess_cell(cell, resources, index)
         self._capture = bound_names(cell.source) if role == "instructor" else []
         if findings:
-            text = (f"{MARKER} before this cell the notebook had changed what the tests rely "
-                    f"on; the grader put it back: {'; '.join(findings)}\n")
+            text = (
+                f"{MARKER} before this cell the notebook had changed what the tests rely "
+                f"on; the grader put it back: {'; '.join(findings)}\n"
+            )
             cell.outputs.insert(0, new_output("stream", name="stdout", text=text))
         return cell, resources
 
@@ -162,14 +170,20 @@ class GuardedExecute(CappedExecute):
             return []
         if getattr(self, "_secret", None) is None:
             self._secret = secrets.token_hex(32)
-            install = (f"(lambda ns: (exec({GUARD_SOURCE!r}, ns), ns['install']"
-                       f"({self._secret!r}))[1])({{'__name__': 'course_kernel_guard'}})")
+            install = (
+                f"(lambda ns: (exec({GUARD_SOURCE!r}, ns), ns['install']"
+                f"({self._secret!r}))[1])({{'__name__': 'course_kernel_guard'}})"
+            )
             findings, _ = verify(self._secret, "install", self._ask(install))
             if findings:
                 self._silent = True
                 return findings
-        request = {"capture": self._capture, "baseline": role != "instructor",
-                   "check": role != "answer", "uses": used_names(cell.source)}
+        request = {
+            "capture": self._capture,
+            "baseline": role != "instructor",
+            "check": role != "answer",
+            "uses": used_names(cell.source),
+        }
         nonce = secrets.token_hex(16)
         expression = f"__import__('sys').{ATTRIBUTE}({nonce!r}, {json.dumps(request)!r})"
         reply = self._ask(expression)
@@ -180,8 +194,14 @@ class GuardedExecute(CappedExecute):
 
     async def _async_ask(self, expression: str) -> dict | None:
         """The kernel's reply to an empty cell evaluating ``expression``; None if none came."""
-        msg_id = self.kc.execute("", silent=True, store_history=False, allow_stdin=False,
-                                 user_expressions={"guard": expression}, stop_on_error=False)
+        msg_id = self.kc.execute(
+            "",
+            silent=True,
+            store_history=False,
+            allow_stdin=False,
+            user_expressions={"guard": expression},
+            stop_on_error=False,
+        )
         if hasattr(msg_id, "__await__"):
             msg_id = await msg_id
         deadline = time.monotonic() + self.guard_timeout

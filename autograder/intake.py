@@ -77,8 +77,9 @@ def check_no_links(folder: Path) -> None:
     """
     top = os.lstat(folder)
     if not stat.S_ISDIR(top.st_mode):
-        raise IntakeError(f"the submission folder {folder.name!r} is {_kind(top.st_mode)}; "
-                          "hand in a plain folder")
+        raise IntakeError(
+            f"the submission folder {folder.name!r} is {_kind(top.st_mode)}; hand in a plain folder"
+        )
     seen = 0
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         for name in sorted(dirnames + filenames):
@@ -91,11 +92,15 @@ def check_no_links(folder: Path) -> None:
             if stat.S_ISDIR(st.st_mode):
                 continue
             if not stat.S_ISREG(st.st_mode):
-                raise IntakeError(f"{shown!r} is {_kind(st.st_mode)}; links are not followed, "
-                                  "hand in the notebook file itself")
+                raise IntakeError(
+                    f"{shown!r} is {_kind(st.st_mode)}; links are not followed, "
+                    "hand in the notebook file itself"
+                )
             if st.st_nlink > 1:
-                raise IntakeError(f"{shown!r} is a hard link (one of {st.st_nlink} names for the "
-                                  "same file); hand in a copy of the notebook file itself")
+                raise IntakeError(
+                    f"{shown!r} is a hard link (one of {st.st_nlink} names for the "
+                    "same file); hand in a copy of the notebook file itself"
+                )
 
 
 def read_regular_file(path: Path, limit: int) -> bytes:
@@ -106,8 +111,10 @@ def read_regular_file(path: Path, limit: int) -> bytes:
         if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
             raise IntakeError(f"{path.name!r} is not a plain file (a link or a special file)")
         if st.st_size > limit:
-            raise IntakeError(f"{path.name} is {st.st_size / 2**20:.0f} MB, over the "
-                              f"{limit / 2**20:g} MB it may have")
+            raise IntakeError(
+                f"{path.name} is {st.st_size / 2**20:.0f} MB, over the "
+                f"{limit / 2**20:g} MB it may have"
+            )
         with os.fdopen(fd, "rb", closefd=False) as fh:
             data = fh.read(limit + 1)
     finally:
@@ -131,11 +138,15 @@ def choose_notebook(folder: Path, mission: str) -> Intake:
         raise IntakeError(f"no notebook in {folder.name}/ (expected {expected})")
     else:
         names = ", ".join(p.name for p in notebooks)
-        raise IntakeError(f"no {expected} and several other notebooks ({names}): "
-                          "cannot tell which one to grade")
+        raise IntakeError(
+            f"no {expected} and several other notebooks ({names}): cannot tell which one to grade"
+        )
     extra = [p.name for p in files if p != chosen.notebook and p.name not in KEPT_FILES]
-    extra += [p.name + "/" for p in sorted(folder.iterdir()) if p.is_dir()
-              and p.name not in (".ipynb_checkpoints", "__pycache__")]
+    extra += [
+        p.name + "/"
+        for p in sorted(folder.iterdir())
+        if p.is_dir() and p.name not in (".ipynb_checkpoints", "__pycache__")
+    ]
     if extra:
         chosen.notes.append(f"ignored extra files: {', '.join(extra)}")
     return chosen
@@ -154,8 +165,7 @@ def too_deep(value, limit: int = MAX_DEPTH) -> bool:
             continue
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children
-                     if isinstance(child, (dict, list)))
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return False
 
 
@@ -167,19 +177,25 @@ def read_notebook(path: Path):
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise IntakeError(f"{path.name} is not valid JSON (not UTF-8 text: {exc}); "
-                          "was it saved completely?") from exc
+        raise IntakeError(
+            f"{path.name} is not valid JSON (not UTF-8 text: {exc}); was it saved completely?"
+        ) from exc
     try:
         raw = json.loads(text)
     except RecursionError as exc:
-        raise IntakeError(f"{path.name} nests lists or objects too deeply to read; "
-                          "a notebook is about 8 levels deep") from exc
+        raise IntakeError(
+            f"{path.name} nests lists or objects too deeply to read; "
+            "a notebook is about 8 levels deep"
+        ) from exc
     except ValueError as exc:  # JSONDecodeError, or numbers too long to convert
-        raise IntakeError(f"{path.name} is not valid JSON ({str(exc)[:200]}); "
-                          "was it saved completely?") from exc
+        raise IntakeError(
+            f"{path.name} is not valid JSON ({str(exc)[:200]}); was it saved completely?"
+        ) from exc
     if too_deep(raw):
-        raise IntakeError(f"{path.name} nests lists or objects over {MAX_DEPTH} levels deep; "
-                          "a notebook is about 8 levels deep")
+        raise IntakeError(
+            f"{path.name} nests lists or objects over {MAX_DEPTH} levels deep; "
+            "a notebook is about 8 levels deep"
+        )
     if not isinstance(raw, dict) or "nbformat" not in raw:
         raise IntakeError(f"{path.name} is JSON but not a notebook (no 'nbformat' field)")
     version = raw.get("nbformat")
@@ -192,8 +208,9 @@ def read_notebook(path: Path):
         nb = nbformat.reads(json.dumps(raw), as_version=4)
         nbformat.validate(nb)
     except Exception as exc:  # noqa: BLE001 - nbformat raises several kinds
-        raise IntakeError(f"{path.name} is not a valid notebook: "
-                          f"{(str(exc).splitlines() or [''])[0][:200]}") from exc
+        raise IntakeError(
+            f"{path.name} is not a valid notebook: {(str(exc).splitlines() or [''])[0][:200]}"
+        ) from exc
     return nb, version
 
 
@@ -233,8 +250,10 @@ def restore_metadata(nb, known: dict[str, dict]) -> list[str]:
             stripped.append(repr(grade_id[:40]))
     if not stripped:
         return []
-    return [f"grading metadata removed from cells the release does not have in that form "
-            f"(copied or renamed grade ids: {', '.join(sorted(set(stripped))[:10])})"]
+    return [
+        f"grading metadata removed from cells the release does not have in that form "
+        f"(copied or renamed grade ids: {', '.join(sorted(set(stripped))[:10])})"
+    ]
 
 
 def take_in(src: Path, dest: Path, mission: str, release_notebook: Path | None = None) -> Intake:
@@ -248,8 +267,11 @@ def take_in(src: Path, dest: Path, mission: str, release_notebook: Path | None =
         chosen.notes.append(f"upgraded {chosen.notebook.name} from nbformat {version} to 4")
     if release_notebook is not None and release_notebook.is_file():
         chosen.notes += restore_metadata(nb, release_metadata(release_notebook))
-    kept = {name: read_regular_file(src / name, MAX_TIMESTAMP_BYTES)
-            for name in KEPT_FILES if (src / name).is_file()}
+    kept = {
+        name: read_regular_file(src / name, MAX_TIMESTAMP_BYTES)
+        for name in KEPT_FILES
+        if (src / name).is_file()
+    }
     text = nbformat.writes(nb)
     # Built beside ``dest`` and swapped in: ``src`` may be ``dest`` itself (make grade
     # SUBMISSIONS=autograder/submitted), and nothing of it is removed before the copy is whole.

@@ -23,13 +23,15 @@ def output_size(out: NotebookNode) -> int:
     """Bytes an output occupies in the notebook file (text, data and traceback)."""
     if out.get("output_type") == "stream":
         return len(out.get("text", "").encode())
-    return len(json.dumps({k: out.get(k) for k in ("data", "traceback", "evalue")},
-                          default=str).encode())
+    return len(
+        json.dumps({k: out.get(k) for k in ("data", "traceback", "evalue")}, default=str).encode()
+    )
 
 
 class CappedExecute(Execute):
     max_cell_output_bytes = Integer(
-        2 * 2**20, help="Most output bytes a cell may produce while it runs; -1: no cap.",
+        2 * 2**20,
+        help="Most output bytes a cell may produce while it runs; -1: no cap.",
     ).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
@@ -50,10 +52,21 @@ class CappedExecute(Execute):
                 outs.pop()
             limit_mb = self.max_cell_output_bytes / 2**20
             # First, not last: nbgrader's LimitOutput later keeps only a cell's first lines.
-            outs.insert(0, new_output("stream", name="stderr", text=(
-                f"[grader] output cut at {limit_mb:g} MB: this cell printed too much, "
-                "so it was interrupted.\n")))
-            self.log.warning("cell %s printed over %s bytes: interrupting it", cell_index,
-                             self.max_cell_output_bytes)
+            outs.insert(
+                0,
+                new_output(
+                    "stream",
+                    name="stderr",
+                    text=(
+                        f"[grader] output cut at {limit_mb:g} MB: this cell printed too much, "
+                        "so it was interrupted.\n"
+                    ),
+                ),
+            )
+            self.log.warning(
+                "cell %s printed over %s bytes: interrupting it",
+                cell_index,
+                self.max_cell_output_bytes,
+            )
             asyncio.ensure_future(self.km.interrupt_kernel())
         return out

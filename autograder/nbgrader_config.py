@@ -84,9 +84,19 @@ c.GenerateAssignment.create_assignment = True
 # nbgrader's own steps, then the execution records (code fingerprints, cell timings) left by
 # `make notebooks` removed: students get no trace of how the instructor's version ran.
 c.GenerateAssignment.preprocessors = [
-    IncludeHeaderFooter, InstantiateTests, LockCells, ClearSolutions, ClearOutput,
-    CheckCellMetadata, ComputeChecksums, SaveCells, ClearHiddenTests, ClearMarkScheme,
-    ComputeChecksums, CheckCellMetadata, ClearExecutionRecord,
+    IncludeHeaderFooter,
+    InstantiateTests,
+    LockCells,
+    ClearSolutions,
+    ClearOutput,
+    CheckCellMetadata,
+    ComputeChecksums,
+    SaveCells,
+    ClearHiddenTests,
+    ClearMarkScheme,
+    ComputeChecksums,
+    CheckCellMetadata,
+    ClearExecutionRecord,
 ]
 
 # --------------------------------------------------------------------------- executing
@@ -109,9 +119,15 @@ c.Execute.shutdown_kernel = "immediate"
 # locked cell, has the kernel guard put back what answer cells rewired (input transformers,
 # event hooks, tracing, exception handlers, replaced functions, rebound names), see
 # autograder/guarded_execute.py.
-c.Autograde.autograde_preprocessors = [GuardedExecute, IgnorePattern, ClearMetadataPreprocessor,
-                                       LimitOutput, SaveAutoGrades, AssignLatePenalties,
-                                       CheckCellMetadata]
+c.Autograde.autograde_preprocessors = [
+    GuardedExecute,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
 c.CappedExecute.max_cell_output_bytes = 2 * 2**20
 
 # A test cell the student deleted is put back from the gradebook and graded, rather than
@@ -127,8 +143,12 @@ c.IgnorePattern.pattern = r"(?m)(\w+Warning:|^[IWEF]\d{4} |WARNING:|warnings\.wa
 # Hidden tests and their prints never reach a student (HideTestCode); HTML a student wrote
 # or printed is cleaned, so the page runs no student script (SanitizeFeedback), and
 # nbconvert's own sanitising covers the HTML outputs once more.
-c.GenerateFeedback.preprocessors = [GetGrades, HideTestCode, SanitizeFeedback,
-                                    CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [
+    GetGrades,
+    HideTestCode,
+    SanitizeFeedback,
+    CSSHTMLHeaderPreprocessor,
+]
 c.HTMLExporter.sanitize_html = True
 
 # The exchange (nbgrader's release/collect folder): the class's when COURSE_EXCHANGE is set

@@ -1,9 +1,9 @@
 """Grade one submission in one interpreter: autograde, flags, feedback.
 
-Usage (``autograder.grade`` starts it, through ``autograder.nbgrader_run``, in the course
-root)::
+Usage (``autograder.grade`` runs :func:`main` in a fork of ``autograder.forkserver``, in
+the course root; the command line does the same in a process of its own)::
 
-    python -m autograder.nbgrader_job MISSION STUDENT --result FILE [--feedback-timeout S]
+    python -m autograder.nbgrader_job MISSION STUDENT --result FILE
         [-- nbgrader autograde options]
 
 Why: starting Python and importing nbgrader costs a few seconds each time, and grading

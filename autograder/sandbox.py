@@ -74,9 +74,18 @@ SYSTEM_DIRS = ("/usr", "/etc", "/opt", "/sys")
 MERGED_USR_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # Passed into the sandbox; everything else in the grader's environment (tokens,
 # credentials, paths) stays outside.
-KEPT_ENV = ("LANG", "LC_ALL", "TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS", "NBGRADER_EXECUTION",
-            "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-            "TF_NUM_INTEROP_THREADS", "KERAS_BACKEND")
+KEPT_ENV = (
+    "LANG",
+    "LC_ALL",
+    "TF_CPP_MIN_LOG_LEVEL",
+    "PYTHONWARNINGS",
+    "NBGRADER_EXECUTION",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "KERAS_BACKEND",
+)
 
 
 # What check() runs inside: the sandbox must hold even when the grader is root.
@@ -114,22 +123,33 @@ def check(bwrap: Path | None = None) -> Path:
             "bubblewrap (bwrap) is not installed, so student code cannot be sandboxed. "
             "Run `make setup` (it unpacks Debian's bubblewrap into .venv/sandbox) or install "
             "the `bubblewrap` package; or grade in a throw-away container / as a separate user "
-            "and pass --no-sandbox (see README, 'Grading safely').")
+            "and pass --no-sandbox (see README, 'Grading safely')."
+        )
     with tempfile.TemporaryDirectory(prefix="sandbox-check-") as tmp:
         connection_file = Path(tmp, "runtime", "kernel.json")
         connection_file.parent.mkdir()
         connection_file.write_text("{}")
-        probe = subprocess.run(bwrap_command(bwrap, str(connection_file), tmp, [],
-                                             str(connection_file.parent), 2**20,
-                                             command=[sys.executable, "-c", SELF_TEST]),
-                               capture_output=True, text=True)
+        probe = subprocess.run(
+            bwrap_command(
+                bwrap,
+                str(connection_file),
+                tmp,
+                [],
+                str(connection_file.parent),
+                2**20,
+                command=[sys.executable, "-c", SELF_TEST],
+            ),
+            capture_output=True,
+            text=True,
+        )
     if probe.returncode != 0:
         why = (probe.stderr.strip().splitlines() or [f"exit {probe.returncode}"])[-1]
         raise SandboxError(
             f"{bwrap} cannot create a sandbox here ({why}); "
             "unprivileged user namespaces may be disabled "
             "(sysctl kernel.unprivileged_userns_clone=1). Grade in a throw-away container or "
-            "as a separate user and pass --no-sandbox.")
+            "as a separate user and pass --no-sandbox."
+        )
     return bwrap
 
 
@@ -139,8 +159,10 @@ def fetch(dest: Path = LOCAL_BWRAP.parents[2]) -> Path:
     if found:
         return found
     if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
-        raise SandboxError("no bwrap, and no apt-get/dpkg to fetch Debian's bubblewrap: "
-                           "install bubblewrap with your system's package manager")
+        raise SandboxError(
+            "no bwrap, and no apt-get/dpkg to fetch Debian's bubblewrap: "
+            "install bubblewrap with your system's package manager"
+        )
     with tempfile.TemporaryDirectory(prefix="bwrap-") as tmp:
         cmd = ["apt-get", "download", DEBIAN_PACKAGE]
         run = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
@@ -152,8 +174,9 @@ def fetch(dest: Path = LOCAL_BWRAP.parents[2]) -> Path:
             raise SandboxError(f"`{' '.join(cmd)}` failed: {run.stderr.strip()[-300:]}")
         digest = hashlib.sha256(debs[0].read_bytes()).hexdigest()
         if digest != DEBIAN_SHA256:
-            raise SandboxError(f"{debs[0].name} has SHA-256 {digest}, expected {DEBIAN_SHA256}; "
-                               "not unpacking it")
+            raise SandboxError(
+                f"{debs[0].name} has SHA-256 {digest}, expected {DEBIAN_SHA256}; not unpacking it"
+            )
         dest.mkdir(parents=True, exist_ok=True)
         subprocess.run(["dpkg", "-x", str(debs[0]), str(dest)], check=True)
     return LOCAL_BWRAP
@@ -189,9 +212,20 @@ def isolation_flags() -> list[str]:
     user namespace to get capabilities back; bwrap always sets ``no_new_privs``. Not
     ``--share-net``: the kernel talks to nbgrader over Unix sockets only.
     """
-    return ["--unshare-all", "--unshare-user", "--disable-userns",
-            "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID), "--cap-drop", "ALL",
-            "--die-with-parent", "--hostname", "grader"]
+    return [
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--uid",
+        str(SANDBOX_UID),
+        "--gid",
+        str(SANDBOX_GID),
+        "--cap-drop",
+        "ALL",
+        "--die-with-parent",
+        "--hostname",
+        "grader",
+    ]
 
 
 def writable_mounts(workdir: str, disk_budget: int) -> list[str]:
@@ -209,33 +243,65 @@ def writable_mounts(workdir: str, disk_budget: int) -> list[str]:
     return [*size, workdir, "--dir", f"{workdir}/.tmp", "--symlink", f"{workdir}/.tmp", "/tmp"]
 
 
-def bwrap_command(bwrap: Path, connection_file: str, workdir: str, read_only: list[str],
-                  channel_dir: str, disk_budget: int = DEFAULT_DISK_BUDGET,
-                  info_fd: int | None = None, command: list[str] | None = None) -> list[str]:
+def bwrap_command(
+    bwrap: Path,
+    connection_file: str,
+    workdir: str,
+    read_only: list[str],
+    channel_dir: str,
+    disk_budget: int = DEFAULT_DISK_BUDGET,
+    info_fd: int | None = None,
+    command: list[str] | None = None,
+) -> list[str]:
     """The bwrap command line that runs the kernel (or ``command``: check()'s self-test).
 
     ``channel_dir``: the folder the kernel binds its sockets in (kernel_channels.py).
     """
-    args = [str(bwrap), *isolation_flags(), *system_binds(),
-            *writable_mounts(workdir, disk_budget)]
+    args = [str(bwrap), *isolation_flags(), *system_binds(), *writable_mounts(workdir, disk_budget)]
     for path in [*python_dirs(), *read_only]:
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
     # The sockets' folder: private to this kernel (kernel_channels.py), then read-only
     # /dev and root, so nothing outside the budget stays writable.
-    args += ["--size", str(CHANNEL_DIR_SIZE), "--tmpfs", channel_dir,
-             "--ro-bind", connection_file, connection_file,
-             "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
-             "--remount-ro", "/dev", "--remount-ro", "/",
-             "--chdir", workdir]
+    args += [
+        "--size",
+        str(CHANNEL_DIR_SIZE),
+        "--tmpfs",
+        channel_dir,
+        "--ro-bind",
+        connection_file,
+        connection_file,
+        "--size",
+        str(SHM_SIZE),
+        "--tmpfs",
+        "/dev/shm",
+        "--remount-ro",
+        "/dev",
+        "--remount-ro",
+        "/",
+        "--chdir",
+        workdir,
+    ]
     if info_fd is not None:
         args += ["--info-fd", str(info_fd)]
-    args += ["--clearenv",
-             "--setenv", "HOME", "/tmp",
-             "--setenv", "PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin",
-             "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib",
-             "--setenv", "MPLBACKEND", "agg",
-             "--setenv", "COURSE_SANDBOXED", "1"]
+    args += [
+        "--clearenv",
+        "--setenv",
+        "HOME",
+        "/tmp",
+        "--setenv",
+        "PATH",
+        f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "--setenv",
+        "MPLCONFIGDIR",
+        "/tmp/matplotlib",
+        "--setenv",
+        "MPLBACKEND",
+        "agg",
+        "--setenv",
+        "COURSE_SANDBOXED",
+        "1",
+    ]
     for name in KEPT_ENV:
         if name in os.environ:
             args += ["--setenv", name, os.environ[name]]
@@ -279,8 +345,15 @@ def launch(argv: list[str] | None = None) -> int:
     # survive exec, and ipykernel installs its own SIGINT handler while it runs a cell.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     info_read, info_write = os.pipe()
-    cmd = bwrap_command(Path(args.bwrap), args.connection_file, os.getcwd(), args.ro,
-                        os.path.dirname(sockets[0]), args.disk_budget, info_fd=info_write)
+    cmd = bwrap_command(
+        Path(args.bwrap),
+        args.connection_file,
+        os.getcwd(),
+        args.ro,
+        os.path.dirname(sockets[0]),
+        args.disk_budget,
+        info_fd=info_write,
+    )
     cmd += kernel_args
     proc = subprocess.Popen(cmd, pass_fds=(info_write,))
     os.close(info_write)
@@ -299,13 +372,20 @@ def nbgrader_options(runtime_dir: Path) -> list[str]:
     process so that no two kernels share one. Both named explicitly: nbclient's defaults
     are a relative socket path (in the grader's folder) and a file in the system's /tmp,
     left behind when a submission is killed; this folder goes with the grading run's."""
-    return ["--KernelManager.transport=ipc", f"--KernelManager.ip={runtime_dir}/kernel",
-            f"--KernelManager.connection_file={runtime_dir}/kernel.json"]
+    return [
+        "--KernelManager.transport=ipc",
+        f"--KernelManager.ip={runtime_dir}/kernel",
+        f"--KernelManager.connection_file={runtime_dir}/kernel.json",
+    ]
 
 
-def write_kernelspec(folder: Path, bwrap: Path, read_only: list[str],
-                     memory: int = DEFAULT_MEMORY,
-                     disk_budget: int = DEFAULT_DISK_BUDGET) -> Path:
+def write_kernelspec(
+    folder: Path,
+    bwrap: Path,
+    read_only: list[str],
+    memory: int = DEFAULT_MEMORY,
+    disk_budget: int = DEFAULT_DISK_BUDGET,
+) -> Path:
     """A ``kernels/python3/kernel.json`` under ``folder`` that starts the sandboxed kernel.
 
     Put ``folder`` first on ``JUPYTER_PATH`` for nbgrader: its ``python3`` then wins over
@@ -313,15 +393,28 @@ def write_kernelspec(folder: Path, bwrap: Path, read_only: list[str],
     """
     spec_dir = folder / "kernels" / "python3"
     spec_dir.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "autograder.sandbox", "--bwrap", str(bwrap),
-            "--memory", str(memory), "--disk-budget", str(disk_budget)]
+    argv = [
+        sys.executable,
+        "-m",
+        "autograder.sandbox",
+        "--bwrap",
+        str(bwrap),
+        "--memory",
+        str(memory),
+        "--disk-budget",
+        str(disk_budget),
+    ]
     for path in read_only:
         argv += ["--ro", str(path)]
     # The launcher runs in the notebook's folder: it finds this package through PYTHONPATH
     # (its own environment only; the kernel's is cleared).
-    spec = {"argv": [*argv, "{connection_file}"], "env": {"PYTHONPATH": str(REPO)},
-            "display_name": "Python 3 (sandboxed grading)", "language": "python",
-            "metadata": {"debugger": False}}
+    spec = {
+        "argv": [*argv, "{connection_file}"],
+        "env": {"PYTHONPATH": str(REPO)},
+        "display_name": "Python 3 (sandboxed grading)",
+        "language": "python",
+        "metadata": {"debugger": False},
+    }
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
     return spec_dir
 

@@ -31,7 +31,7 @@ def numpy_naive_epoch(x, t, params):
     """Readable version: float64, fresh arrays in every step."""
     w1, b1, w2, b2 = params
     for i in range(0, len(x), BATCH):
-        xb, tb = x[i:i + BATCH], t[i:i + BATCH]
+        xb, tb = x[i : i + BATCH], t[i : i + BATCH]
         h = np.maximum(xb @ w1 + b1, 0)
         s = h @ w2 + b2
         s = s - s.max(axis=1, keepdims=True)
@@ -89,7 +89,7 @@ class FastMLP:
 
     def epoch(self, x, t):
         for i in range(0, len(x) - len(x) % BATCH, BATCH):
-            self.step(x[i:i + BATCH], t[i:i + BATCH])
+            self.step(x[i : i + BATCH], t[i : i + BATCH])
 
     def accuracy(self, x, y):
         h = np.maximum(x @ self.w1 + self.b1, 0)
@@ -99,11 +99,19 @@ class FastMLP:
 def keras_model(params):
     import keras
 
-    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(HIDDEN, activation="relu"),
-                              keras.layers.Dense(CLASSES, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(HIDDEN, activation="relu"),
+            keras.layers.Dense(CLASSES, activation="softmax"),
+        ]
+    )
     model.set_weights([p.astype(np.float32) for p in params])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=LR), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=LR),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 

@@ -55,7 +55,11 @@ REFERENCES = [
     ("lecture07_relu_adam_val_accuracy", 0.889, "seed 003: ReLU + Adam, validation"),
     ("lecture07_glorot_4x512_val_accuracy", 0.892, "seed 003: 4x512 glorot_normal, validation"),
     ("lecture07_dropout_val_accuracy", 0.896, "seed 003: 4x512 + Dropout(0.3), validation"),
-    ("lecture07_cnn_test_accuracy", 0.916, "Fashion-MNIST benchmark: 2 Conv+pooling (TensorFlow doc), test"),
+    (
+        "lecture07_cnn_test_accuracy",
+        0.916,
+        "Fashion-MNIST benchmark: 2 Conv+pooling (TensorFlow doc), test",
+    ),
     ("mission1_test_accuracy", 0.972, "seed 001: mission 1 base model, test"),
     ("mission2_test_accuracy", 0.96, "course target: mission 2, test"),
     ("mission3_test_accuracy", 0.965, "course target: mission 3, test"),
@@ -82,11 +86,20 @@ def machine() -> dict[str, str]:
         pass
     gpu = "none"
     if shutil.which("nvidia-smi"):
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+        )
         gpu = out.stdout.strip().replace("\n", ", ") or "none"
-    return {"host": platform.node(), "cpu": cpu, "cores": str(os.cpu_count()), "memory": mem,
-            "gpu": gpu, "python": platform.python_version()}
+    return {
+        "host": platform.node(),
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory": mem,
+        "gpu": gpu,
+        "python": platform.python_version(),
+    }
 
 
 def machine_label(m: dict[str, str]) -> str:
@@ -105,8 +118,12 @@ def time_notebook(path: Path, metrics_file: Path, timeout: int = 900) -> float:
     os.environ["COURSE_METRICS_SOURCE"] = path.stem
     try:
         start = time.perf_counter()
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
         return time.perf_counter() - start
     finally:
         for k, v in env_before.items():
@@ -119,10 +136,17 @@ def time_notebook(path: Path, metrics_file: Path, timeout: int = 900) -> float:
 def notebook_section(notebooks: list[Path], metrics_file: Path) -> list[dict]:
     rows = []
     for i, path in enumerate(notebooks, 1):
-        log(f"notebook {i}/{len(notebooks)}: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+        log(
+            f"notebook {i}/{len(notebooks)}: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}"
+        )
         seconds = time_notebook(path, metrics_file)
-        rows.append({"notebook": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name),
-                     "seconds": round(seconds, 1), "under_5_min": seconds < 300})
+        rows.append(
+            {
+                "notebook": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name),
+                "seconds": round(seconds, 1),
+                "under_5_min": seconds < 300,
+            }
+        )
         log(f"  {seconds:.0f} s")
     return rows
 
@@ -139,7 +163,7 @@ def _course_copy(dest: Path) -> Path:
 
 
 def _reference_notebook(mission: str, blank: bool) -> Path:
-    return (ROOT / ("release" if blank else "source_notebooks") / mission / f"{mission}.ipynb")
+    return ROOT / ("release" if blank else "source_notebooks") / mission / f"{mission}.ipynb"
 
 
 def _grade(subs: Path, course: Path, jobs: int, timeout: float):
@@ -148,8 +172,9 @@ def _grade(subs: Path, course: Path, jobs: int, timeout: float):
     grade_log = Log(course / "autograder" / "grade.log")
     start = time.perf_counter()
     try:
-        outcomes = grade_folder(subs, course, log=grade_log,
-                                settings=Settings(timeout=timeout, jobs=jobs))
+        outcomes = grade_folder(
+            subs, course, log=grade_log, settings=Settings(timeout=timeout, jobs=jobs)
+        )
     finally:
         grade_log.close()
     return outcomes, time.perf_counter() - start
@@ -161,8 +186,9 @@ def _submit(subs: Path, student: str, mission: str, blank: bool) -> None:
     shutil.copy2(_reference_notebook(mission, blank), d / f"{mission}.ipynb")
 
 
-def grading_section(missions: list[str], batch: int, blank: bool, timeout: float,
-                    jobs: int) -> tuple[list[dict], dict]:
+def grading_section(
+    missions: list[str], batch: int, blank: bool, timeout: float, jobs: int
+) -> tuple[list[dict], dict]:
     """One submission per mission graded alone and in sequence (``--jobs 1``), then a batch
     of ``batch`` submissions under as many student ids, the missions taking turns, graded
     ``jobs`` at a time. Returns per-mission rows and the throughput comparison."""
@@ -178,11 +204,20 @@ def grading_section(missions: list[str], batch: int, blank: bool, timeout: float
         log(f"grading one {kind} submission per mission, one at a time")
         outcomes, seq_wall = _grade(subs, course, 1, timeout)
         for o in outcomes:
-            rows.append({"mission": o.mission, "batch": 1, "jobs": 1, "submissions": 1,
-                         "seconds_per_submission": round(o.seconds, 1),
-                         "scores": f"{o.score:g}/{o.max_score:g}" if o.ok else "FAILED",
-                         "phases": phase_row(o.phases, o.seconds)})
-            log(f"  {o.mission}: {o.seconds:.0f} s, {rows[-1]['scores']}, phases {rows[-1]['phases']}")
+            rows.append(
+                {
+                    "mission": o.mission,
+                    "batch": 1,
+                    "jobs": 1,
+                    "submissions": 1,
+                    "seconds_per_submission": round(o.seconds, 1),
+                    "scores": f"{o.score:g}/{o.max_score:g}" if o.ok else "FAILED",
+                    "phases": phase_row(o.phases, o.seconds),
+                }
+            )
+            log(
+                f"  {o.mission}: {o.seconds:.0f} s, {rows[-1]['scores']}, phases {rows[-1]['phases']}"
+            )
         # --- a batch under `batch` student ids, `jobs` at a time
         course = _course_copy(tmp / "batch")
         subs = tmp / "subs-batch"
@@ -195,28 +230,56 @@ def grading_section(missions: list[str], batch: int, blank: bool, timeout: float
             if not mine:
                 continue
             scores = sorted({f"{o.score:g}/{o.max_score:g}" if o.ok else "FAILED" for o in mine})
-            rows.append({"mission": mission, "batch": batch, "jobs": jobs,
-                         "submissions": len(mine),
-                         "seconds_per_submission": round(sum(o.seconds for o in mine) / len(mine), 1),
-                         "scores": ", ".join(scores)})
+            rows.append(
+                {
+                    "mission": mission,
+                    "batch": batch,
+                    "jobs": jobs,
+                    "submissions": len(mine),
+                    "seconds_per_submission": round(sum(o.seconds for o in mine) / len(mine), 1),
+                    "scores": ", ".join(scores),
+                }
+            )
             log(f"  {mission}: {rows[-1]['seconds_per_submission']} s each, {rows[-1]['scores']}")
     n_seq = len(missions)
     throughput = {
-        "sequential": {"submissions": n_seq, "jobs": 1, "wall_seconds": round(seq_wall, 1),
-                       "submissions_per_minute": round(60 * n_seq / seq_wall, 2)},
-        "parallel": {"submissions": batch, "jobs": jobs, "wall_seconds": round(par_wall, 1),
-                     "submissions_per_minute": round(60 * batch / par_wall, 2)},
+        "sequential": {
+            "submissions": n_seq,
+            "jobs": 1,
+            "wall_seconds": round(seq_wall, 1),
+            "submissions_per_minute": round(60 * n_seq / seq_wall, 2),
+        },
+        "parallel": {
+            "submissions": batch,
+            "jobs": jobs,
+            "wall_seconds": round(par_wall, 1),
+            "submissions_per_minute": round(60 * batch / par_wall, 2),
+        },
     }
     throughput["parallel_over_sequential"] = round(
         throughput["parallel"]["submissions_per_minute"]
-        / throughput["sequential"]["submissions_per_minute"], 2)
-    log(f"  throughput: {throughput['sequential']['submissions_per_minute']} per minute "
-        f"sequential, {throughput['parallel']['submissions_per_minute']} with {jobs} jobs")
+        / throughput["sequential"]["submissions_per_minute"],
+        2,
+    )
+    log(
+        f"  throughput: {throughput['sequential']['submissions_per_minute']} per minute "
+        f"sequential, {throughput['parallel']['submissions_per_minute']} with {jobs} jobs"
+    )
     return rows, throughput
 
 
-PHASES = ["intake", "nbgrader_startup", "kernel_start", "notebook_cells", "hidden_tests",
-          "kernel_stop", "autograde_finish", "flags_and_gradebook", "feedback", "job_exit"]
+PHASES = [
+    "intake",
+    "nbgrader_startup",
+    "kernel_start",
+    "notebook_cells",
+    "hidden_tests",
+    "kernel_stop",
+    "autograde_finish",
+    "flags_and_gradebook",
+    "feedback",
+    "job_exit",
+]
 EXECUTION = ("notebook_cells", "hidden_tests")  # the notebook's own execution
 OVERHEAD_TARGET_S = 3.0  # what grading may add to running the notebook (issue 16)
 
@@ -237,17 +300,26 @@ def phase_row(phases: dict[str, float], seconds: float) -> dict[str, float]:
 
 
 def phase_table(grading: list[dict]) -> list[dict]:
-    return [{"mission": r["mission"], **r["phases"]} for r in grading
-            if r["batch"] == 1 and r.get("phases")]
+    return [
+        {"mission": r["mission"], **r["phases"]}
+        for r in grading
+        if r["batch"] == 1 and r.get("phases")
+    ]
 
 
 def accuracy_section(recorded: dict[str, float]) -> list[dict]:
     rows = []
     for name, ref, source in REFERENCES:
         value = recorded.get(name)
-        rows.append({"figure": name, "measured": None if value is None else round(value, 4),
-                     "reference": ref, "reference_source": source,
-                     "meets_reference": None if value is None else value >= ref})
+        rows.append(
+            {
+                "figure": name,
+                "measured": None if value is None else round(value, 4),
+                "reference": ref,
+                "reference_source": source,
+                "meets_reference": None if value is None else value >= ref,
+            }
+        )
     return rows
 
 
@@ -275,7 +347,9 @@ def _table(rows: list[dict], columns: list[str]) -> str:
         return "_not measured in this run_\n"
     out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
-        out.append("| " + " | ".join("" if r.get(c) is None else str(r.get(c)) for c in columns) + " |")
+        out.append(
+            "| " + " | ".join("" if r.get(c) is None else str(r.get(c)) for c in columns) + " |"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -287,36 +361,52 @@ def targets(results: dict) -> list[dict]:
         rows.append({"target": target, "measured": measured, "met": ok})
 
     if results.get("bench_seconds") is not None:
-        add("whole `make bench` under 30 min", f"{results['bench_seconds'] / 60:.1f} min",
-            results["bench_seconds"] < 1800)
+        add(
+            "whole `make bench` under 30 min",
+            f"{results['bench_seconds'] / 60:.1f} min",
+            results["bench_seconds"] < 1800,
+        )
     nbs = results["notebooks"]
     if nbs:
         slowest = max(nbs, key=lambda r: r["seconds"])
-        add("every notebook under 5 min", f"slowest {slowest['seconds']:.0f} s "
-            f"({Path(slowest['notebook']).name})", all(r["seconds"] < 300 for r in nbs))
+        add(
+            "every notebook under 5 min",
+            f"slowest {slowest['seconds']:.0f} s ({Path(slowest['notebook']).name})",
+            all(r["seconds"] < 300 for r in nbs),
+        )
         course = sum(r["seconds"] for r in nbs if r["notebook"].startswith("course/"))
         add("lecture notebooks together under 25 min", f"{course / 60:.1f} min", course < 1500)
     single = [r for r in results["grading"] if r["batch"] == 1]
     if single:
         worst = max(single, key=lambda r: r["seconds_per_submission"])
-        add("grading under 60 s per submission, every mission",
+        add(
+            "grading under 60 s per submission, every mission",
             f"slowest {worst['seconds_per_submission']:.0f} s ({worst['mission']})",
-            all(r["seconds_per_submission"] < 60 for r in single))
+            all(r["seconds_per_submission"] < 60 for r in single),
+        )
         timed = [r for r in single if r.get("phases")]
         if timed:
             most = max(timed, key=lambda r: r["phases"]["overhead"])
-            add(f"grading overhead (beyond the notebook's cells) at most {OVERHEAD_TARGET_S:g} s, "
-                "every mission", f"largest {most['phases']['overhead']:g} s ({most['mission']})",
-                all(r["phases"]["overhead"] <= OVERHEAD_TARGET_S for r in timed))
+            add(
+                f"grading overhead (beyond the notebook's cells) at most {OVERHEAD_TARGET_S:g} s, "
+                "every mission",
+                f"largest {most['phases']['overhead']:g} s ({most['mission']})",
+                all(r["phases"]["overhead"] <= OVERHEAD_TARGET_S for r in timed),
+            )
     acc = {r["figure"]: r["measured"] for r in results["accuracy"]}
-    for name, label, floor in (("lecture06_cnn_test_accuracy", "MNIST CNN test accuracy", 0.99),
-                               ("lecture07_cnn_test_accuracy", "Fashion-MNIST CNN test accuracy", 0.91)):
+    for name, label, floor in (
+        ("lecture06_cnn_test_accuracy", "MNIST CNN test accuracy", 0.99),
+        ("lecture07_cnn_test_accuracy", "Fashion-MNIST CNN test accuracy", 0.91),
+    ):
         if acc.get(name) is not None:
             add(f"{label} at least {floor}", acc[name], acc[name] >= floor)
     nk = results.get("numpy_vs_keras") or {}
     if "fast_over_keras" in nk:
-        add("NumPy epoch no slower than Keras' (fast / Keras <= 1)", nk["fast_over_keras"],
-            nk["fast_over_keras"] <= 1)
+        add(
+            "NumPy epoch no slower than Keras' (fast / Keras <= 1)",
+            nk["fast_over_keras"],
+            nk["fast_over_keras"] <= 1,
+        )
     return rows
 
 
@@ -347,17 +437,22 @@ def write_report(results: dict, out_dir: Path) -> None:
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     m = results["machine"]
     nb_total = sum(r["seconds"] for r in results["notebooks"])
-    course_total = sum(r["seconds"] for r in results["notebooks"] if r["notebook"].startswith("course/"))
+    course_total = sum(
+        r["seconds"] for r in results["notebooks"] if r["notebook"].startswith("course/")
+    )
     lines = [
         "# Benchmark results",
         "",
         f"Written by `make bench` on {results['date']}. Machine for every row: **{machine_label(m)}**, "
         f"{m['memory']} memory, Python {m['python']} (host `{m['host']}`)."
         + (" **Tiny setting: these figures measure nothing.**" if results["tiny"] else "")
-        + (f" Section 2 was re-measured then (`python -m benchmarks.run --only grading`); sections 1 and "
-           f"3-5, and the whole run's time, come from the full run of "
-           f"{results['full_run']['date']} on **{machine_label(results['full_run']['machine'])}**."
-           if results.get("full_run") else ""),
+        + (
+            f" Section 2 was re-measured then (`python -m benchmarks.run --only grading`); sections 1 and "
+            f"3-5, and the whole run's time, come from the full run of "
+            f"{results['full_run']['date']} on **{machine_label(results['full_run']['machine'])}**."
+            if results.get("full_run")
+            else ""
+        ),
         "",
         "## Targets",
         "",
@@ -370,8 +465,10 @@ def write_report(results: dict, out_dir: Path) -> None:
         "",
         "## 2. Grading throughput (`make grade`)",
         "",
-        _table(results["grading"], ["mission", "batch", "jobs", "submissions",
-                                    "seconds_per_submission", "scores"]),
+        _table(
+            results["grading"],
+            ["mission", "batch", "jobs", "submissions", "seconds_per_submission", "scores"],
+        ),
         "Seconds per submission: from taking the submission in to its feedback page, as the "
         "log reports it; in the batch, submissions share the machine with the other jobs. "
         "The batch gives the missions turns, student00 mission 1, student01 mission 2, ... "
@@ -380,23 +477,42 @@ def write_report(results: dict, out_dir: Path) -> None:
         "Where one submission's seconds go (graded alone, one job; seconds per phase; "
         "overhead = everything but executing the notebook's cells and hidden tests):",
         "",
-        _table(phase_table(results["grading"]),
-               ["mission", *PHASES, "other", "total", "overhead", "kernel_peak_mib"]),
-        _table([{"mode": k, **v} for k, v in results["grading_throughput"].items()
-                if isinstance(v, dict)],
-               ["mode", "submissions", "jobs", "wall_seconds", "submissions_per_minute"]),
+        _table(
+            phase_table(results["grading"]),
+            ["mission", *PHASES, "other", "total", "overhead", "kernel_peak_mib"],
+        ),
+        _table(
+            [
+                {"mode": k, **v}
+                for k, v in results["grading_throughput"].items()
+                if isinstance(v, dict)
+            ],
+            ["mode", "submissions", "jobs", "wall_seconds", "submissions_per_minute"],
+        ),
         f"Parallel over sequential throughput: "
         f"{results['grading_throughput'].get('parallel_over_sequential', '-')}x "
         "(the faster is `make grade`'s default: one job per core).",
         "",
         "## 3. Accuracy against the references",
         "",
-        _table(results["accuracy"], ["figure", "measured", "reference", "meets_reference", "reference_source"]),
+        _table(
+            results["accuracy"],
+            ["figure", "measured", "reference", "meets_reference", "reference_source"],
+        ),
         "## 4. From scratch against the framework (one epoch, same net, same batches)",
         "",
-        _table([results["numpy_vs_keras"]] if results["numpy_vs_keras"] else [],
-               ["rows", "numpy_naive_s", "numpy_fast_s", "keras_s", "keras_first_epoch_s",
-                "naive_over_keras", "fast_over_keras"]),
+        _table(
+            [results["numpy_vs_keras"]] if results["numpy_vs_keras"] else [],
+            [
+                "rows",
+                "numpy_naive_s",
+                "numpy_fast_s",
+                "keras_s",
+                "keras_first_epoch_s",
+                "naive_over_keras",
+                "fast_over_keras",
+            ],
+        ),
         "A ratio below 1 means NumPy is faster than Keras.",
         "",
         "## 5. Set-up cost",
@@ -407,20 +523,41 @@ def write_report(results: dict, out_dir: Path) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="toy setting, to check the command works")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks", help="where results.md/json go")
-    parser.add_argument("--batch", type=int, default=20,
-                        help="submissions (and student ids) in the grading batch")
-    parser.add_argument("--jobs", type=int, default=None,
-                        help="parallel jobs for the batch (default: make grade's default)")
-    parser.add_argument("--only", choices=["grading"], default=None,
-                        help="run one section alone (grading: phases and throughput, minutes "
-                             "instead of the whole bench)")
-    parser.add_argument("--missions", nargs="*", default=None,
-                        help="grade only these missions (default: all)")
-    parser.add_argument("--skip", nargs="*", default=[],
-                        choices=["notebooks", "grading", "numpy", "setup"], help="sections to leave out")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--tiny", action="store_true", help="toy setting, to check the command works"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks", help="where results.md/json go"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=20, help="submissions (and student ids) in the grading batch"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="parallel jobs for the batch (default: make grade's default)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["grading"],
+        default=None,
+        help="run one section alone (grading: phases and throughput, minutes "
+        "instead of the whole bench)",
+    )
+    parser.add_argument(
+        "--missions", nargs="*", default=None, help="grade only these missions (default: all)"
+    )
+    parser.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["notebooks", "grading", "numpy", "setup"],
+        help="sections to leave out",
+    )
     args = parser.parse_args(argv)
     if args.only == "grading":
         args.skip = ["notebooks", "numpy", "setup"]
@@ -429,22 +566,36 @@ def main(argv=None) -> int:
 
         args.jobs = DEFAULT_JOBS
 
-    results = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "tiny": args.tiny,
-               "notebooks": [], "grading": [], "grading_throughput": {}, "accuracy": [],
-               "numpy_vs_keras": {}, "setup": []}
+    results = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": machine(),
+        "tiny": args.tiny,
+        "notebooks": [],
+        "grading": [],
+        "grading_throughput": {},
+        "accuracy": [],
+        "numpy_vs_keras": {},
+        "setup": [],
+    }
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         metrics_file = Path(tmp) / "metrics.jsonl"
         if "notebooks" not in args.skip:
             if args.tiny:
-                nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-                    "from helpers.metrics import record\nrecord('lecture06_cnn_test_accuracy', 0.5)")])
+                nb = nbformat.v4.new_notebook(
+                    cells=[
+                        nbformat.v4.new_code_cell(
+                            "from helpers.metrics import record\nrecord('lecture06_cnn_test_accuracy', 0.5)"
+                        )
+                    ]
+                )
                 path = Path(tmp) / "tiny.ipynb"
                 nbformat.write(nb, path)
                 notebooks = [path]
             else:
                 notebooks = sorted((ROOT / "course").glob("*.ipynb")) + sorted(
-                    (ROOT / "source_notebooks").glob("*/*.ipynb"))
+                    (ROOT / "source_notebooks").glob("*/*.ipynb")
+                )
             results["notebooks"] = notebook_section(notebooks, metrics_file)
         results["accuracy"] = accuracy_section(metrics.read(metrics_file))
         if "grading" not in args.skip:
@@ -452,21 +603,28 @@ def main(argv=None) -> int:
 
             missions = list(MISSIONS[:1]) if args.tiny else list(args.missions or MISSIONS)
             results["grading"], results["grading_throughput"] = grading_section(
-                missions, 2 if args.tiny else args.batch, blank=args.tiny, timeout=900,
-                jobs=args.jobs)
+                missions,
+                2 if args.tiny else args.batch,
+                blank=args.tiny,
+                timeout=900,
+                jobs=args.jobs,
+            )
         if "numpy" not in args.skip:
             from benchmarks.numpy_vs_keras import run as numpy_vs_keras
 
             log("NumPy against Keras, one epoch")
-            results["numpy_vs_keras"] = {k: round(v, 3) if isinstance(v, float) else v
-                                         for k, v in numpy_vs_keras(1000 if args.tiny else 60000).items()}
+            results["numpy_vs_keras"] = {
+                k: round(v, 3) if isinstance(v, float) else v
+                for k, v in numpy_vs_keras(1000 if args.tiny else 60000).items()
+            }
         if "setup" not in args.skip:
             results["setup"] = setup_section(args.tiny)
-    results["bench_seconds"] = round(time.perf_counter() - started, 1)
+    seconds = round(time.perf_counter() - started, 1)
+    results["bench_seconds"] = seconds
     if args.only == "grading" and not args.tiny:
         results = keep_other_sections(results, args.out / "results.json")
     write_report(results, args.out)
-    log(f"wrote {args.out / 'results.md'} and results.json in {results['bench_seconds']:.0f} s")
+    log(f"wrote {args.out / 'results.md'} and results.json in {seconds:.0f} s")
     return 0
 
 

@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers.envcheck import repo_root
+
 FIX_COMMAND = "make data   (or: python -m helpers.datasets fetch)"
 
 FASHION_CLASSES = (
@@ -129,7 +131,7 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
     shared = shared_data_dir()
     if shared.is_dir():
         return shared
-    return Path(__file__).resolve().parents[1] / "data"
+    return repo_root() / "data"
 
 
 def shared_data_dir() -> Path:
@@ -383,11 +385,19 @@ def fetch(names=None, override=None) -> dict[str, str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.datasets", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.datasets", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("command", choices=["fetch", "verify"])
-    parser.add_argument("--data-dir", default=None, help="data folder (default: see data_dir(): $COURSE_DATA_DIR, a shared "
-                        "environment's share/dl-course/data, or <repo>/data)")
-    parser.add_argument("names", nargs="*", help=f"data sets among {', '.join(DATASETS)} (default: all)")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="data folder (default: see data_dir(): $COURSE_DATA_DIR, a shared "
+        "environment's share/dl-course/data, or <repo>/data)",
+    )
+    parser.add_argument(
+        "names", nargs="*", help=f"data sets among {', '.join(DATASETS)} (default: all)"
+    )
     args = parser.parse_intermixed_args(argv)
     names = args.names or list(DATASETS)
     unknown = [n for n in names if n not in DATASETS]

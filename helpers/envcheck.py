@@ -14,7 +14,11 @@ from pathlib import Path
 # What the notebooks are written against. Keep in step with requirements.txt and, for Python,
 # with pyproject.toml's requires-python (tests/test_envcheck.py and tests/test_setup.py check).
 PYTHONS = ("3.11", "3.12", "3.13")
-EXPECTED = {"python": ", ".join(PYTHONS[:-1]) + " or " + PYTHONS[-1], "tensorflow": "2.21", "keras": "3."}
+EXPECTED = {
+    "python": ", ".join(PYTHONS[:-1]) + " or " + PYTHONS[-1],
+    "tensorflow": "2.21",
+    "keras": "3.",
+}
 FIX = "open the notebook with the course kernel: run `make course` in the repository and use that JupyterLab"
 
 
@@ -45,16 +49,24 @@ def environment_report(min_helpers: str = "0.1.0") -> tuple[dict[str, str], list
     }
     problems = []
     if ".".join(versions["python"].split(".")[:2]) not in PYTHONS:
-        problems.append(f"Python {versions['python']} is running; the course needs {EXPECTED['python']}.")
+        problems.append(
+            f"Python {versions['python']} is running; the course needs {EXPECTED['python']}."
+        )
     for pkg in ("tensorflow", "keras"):
         if not versions[pkg].startswith(EXPECTED[pkg]):
-            problems.append(f"{pkg} {versions[pkg]} is installed; the course needs {EXPECTED[pkg]}x.")
+            problems.append(
+                f"{pkg} {versions[pkg]} is installed; the course needs {EXPECTED[pkg]}x."
+            )
     if _key(versions["helpers"]) < _key(min_helpers):
-        problems.append(f"helpers {versions['helpers']} is older than this notebook needs ({min_helpers}): "
-                        "pull the repository and run `make setup`.")
+        problems.append(
+            f"helpers {versions['helpers']} is older than this notebook needs ({min_helpers}): "
+            "pull the repository and run `make setup`."
+        )
     present = datasets_present()
     for name, ok in present.items():
-        versions[f"data:{name}"] = "verified" if ok else f"MISSING in {data_dir()} (run `make data`)"
+        versions[f"data:{name}"] = (
+            "verified" if ok else f"MISSING in {data_dir()} (run `make data`)"
+        )
     return versions, problems
 
 
@@ -83,8 +95,11 @@ def check_environment(min_helpers: str = "0.1.0", quiet: bool = False) -> dict[s
         for k, v in versions.items():
             print(f"{k:<{width}}  {v}")
     if problems:
-        raise EnvironmentMismatch("This kernel is not the course environment:\n  - "
-                                  + "\n  - ".join(problems) + f"\nFix: {FIX}.")
+        raise EnvironmentMismatch(
+            "This kernel is not the course environment:\n  - "
+            + "\n  - ".join(problems)
+            + f"\nFix: {FIX}."
+        )
     if not quiet:
         print("Environment OK.")
     return versions

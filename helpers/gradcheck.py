@@ -12,7 +12,9 @@ from collections.abc import Callable
 import numpy as np
 
 
-def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5) -> np.ndarray:
+def numerical_gradient(
+    f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5
+) -> np.ndarray:
     """Gradient of the scalar function ``f`` at ``x`` (any shape) by central differences.
 
     ``x`` is perturbed in place one entry at a time and restored, so ``f`` may close
@@ -35,8 +37,9 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
     return grad
 
 
-def numerical_gradient_array(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dout: np.ndarray,
-                             h: float = 1e-5) -> np.ndarray:
+def numerical_gradient_array(
+    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dout: np.ndarray, h: float = 1e-5
+) -> np.ndarray:
     """Gradient of ``sum(f(x) * dout)`` w.r.t. ``x``: checks a layer's backward for a given upstream ``dout``."""
     return numerical_gradient(lambda z: np.sum(f(z) * dout), x, h)
 

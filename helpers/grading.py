@@ -107,31 +107,80 @@ _print = builtins.print
 def _tamper_targets() -> list[tuple[str, Any, str]]:
     """(label, owner, attribute) for everything :func:`assert_not_tampered` watches."""
     targets: list[tuple[str, Any, str]] = []
-    for name in ("fit", "evaluate", "predict", "__call__", "compile", "count_params",
-                 "get_compile_config", "get_weights", "set_weights", "summary"):
+    for name in (
+        "fit",
+        "evaluate",
+        "predict",
+        "__call__",
+        "compile",
+        "count_params",
+        "get_compile_config",
+        "get_weights",
+        "set_weights",
+        "summary",
+    ):
         targets.append((f"keras.Model.{name}", keras.Model, name))
     for name in ("call", "__call__", "fit", "evaluate", "predict"):
         targets.append((f"keras.Sequential.{name}", keras.Sequential, name))
     targets.append(("keras.layers.Layer.__call__", keras.layers.Layer, "__call__"))
     for cls in (keras.layers.Dense, keras.layers.Dropout, keras.layers.Flatten):
         targets.append((f"keras.layers.{cls.__name__}.call", cls, "call"))
-    targets.append(("keras.callbacks.EarlyStopping.on_epoch_end",
-                    keras.callbacks.EarlyStopping, "on_epoch_end"))
-    targets.append(("keras.callbacks.History.on_epoch_end", keras.callbacks.History, "on_epoch_end"))
+    targets.append(
+        (
+            "keras.callbacks.EarlyStopping.on_epoch_end",
+            keras.callbacks.EarlyStopping,
+            "on_epoch_end",
+        )
+    )
+    targets.append(
+        ("keras.callbacks.History.on_epoch_end", keras.callbacks.History, "on_epoch_end")
+    )
     targets.append(("keras.ops.convert_to_numpy", keras.ops, "convert_to_numpy"))
-    for name in ("argmax", "mean", "sum", "equal", "asarray", "array", "array_equal",
-                 "allclose", "isclose", "concatenate", "all", "any"):
+    for name in (
+        "argmax",
+        "mean",
+        "sum",
+        "equal",
+        "asarray",
+        "array",
+        "array_equal",
+        "allclose",
+        "isclose",
+        "concatenate",
+        "all",
+        "any",
+    ):
         targets.append((f"numpy.{name}", np, name))
     for name in sorted(dir(numpy.testing)):
         if name.startswith("assert_"):
             targets.append((f"numpy.testing.{name}", numpy.testing, name))
-    for name in ("print", "isinstance", "len", "abs", "round", "float", "int", "all", "any",
-                 "getattr", "hasattr", "type", "range", "sorted", "max", "min", "sum", "repr",
-                 "str", "__import__"):
+    for name in (
+        "print",
+        "isinstance",
+        "len",
+        "abs",
+        "round",
+        "float",
+        "int",
+        "all",
+        "any",
+        "getattr",
+        "hasattr",
+        "type",
+        "range",
+        "sorted",
+        "max",
+        "min",
+        "sum",
+        "repr",
+        "str",
+        "__import__",
+    ):
         targets.append((f"builtins.{name}", builtins, name))
     targets.append(("helpers.datasets.load_mnist", helpers.datasets, "load_mnist"))
-    targets.append(("helpers.mission_data.load_mission_data", helpers.mission_data,
-                    "load_mission_data"))
+    targets.append(
+        ("helpers.mission_data.load_mission_data", helpers.mission_data, "load_mission_data")
+    )
     for name in ("scale_images", "add_channel_axis", "one_hot", "train_val_split"):
         targets.append((f"helpers.preprocessing.{name}", helpers.preprocessing, name))
     for name in ("numerical_gradient", "numerical_gradient_array", "norm_relative_error"):
@@ -184,14 +233,21 @@ def _same_values(a, b) -> bool:
     if a is None or b is None:
         return a is b
     if _isinstance(a, dict):
-        return _isinstance(b, dict) and a.keys() == b.keys() and all(
-            _same_values((a[k],), (b[k],)) for k in a)
+        return (
+            _isinstance(b, dict)
+            and a.keys() == b.keys()
+            and all(_same_values((a[k],), (b[k],)) for k in a)
+        )
     if len(a) != len(b):
         return False
     for x, y in zip(a, b, strict=True):
         if _isinstance(x, np.ndarray) or _isinstance(y, np.ndarray):
-            if not (_isinstance(x, np.ndarray) and _isinstance(y, np.ndarray)
-                    and x.shape == y.shape and bool(np.array_equal(x, y))):
+            if not (
+                _isinstance(x, np.ndarray)
+                and _isinstance(y, np.ndarray)
+                and x.shape == y.shape
+                and bool(np.array_equal(x, y))
+            ):
                 return False
             continue
         try:
@@ -214,11 +270,12 @@ def _changed_own_functions() -> list[str]:
             continue  # classes (LayerSpec, FitRecord, ...) hold no check of their own
         now = live.get(name)
         ref_fn, now_fn = getattr(ref, "__wrapped__", ref), getattr(now, "__wrapped__", now)
-        if (getattr(now_fn, "__code__", None) != ref_fn.__code__
-                or not _same_values(getattr(now_fn, "__defaults__", None), ref_fn.__defaults__)
-                or not _same_values(getattr(now_fn, "__kwdefaults__", None),
-                                    ref_fn.__kwdefaults__)
-                or getattr(now_fn, "__globals__", None) is not live):
+        if (
+            getattr(now_fn, "__code__", None) != ref_fn.__code__
+            or not _same_values(getattr(now_fn, "__defaults__", None), ref_fn.__defaults__)
+            or not _same_values(getattr(now_fn, "__kwdefaults__", None), ref_fn.__kwdefaults__)
+            or getattr(now_fn, "__globals__", None) is not live
+        ):
             changed.append(f"helpers.grading.{name}")
     return changed
 
@@ -233,8 +290,11 @@ def assert_not_tampered() -> None:
     (``autograder/kernel_guard.py``) also puts every replaced function back before each
     test, from a record taken before any student code ran.
     """
-    replaced = [label for label, (owner, attr, original) in _SNAPSHOT.items()
-                if getattr(owner, attr, None) is not original]
+    replaced = [
+        label
+        for label, (owner, attr, original) in _SNAPSHOT.items()
+        if getattr(owner, attr, None) is not original
+    ]
     replaced += _changed_own_functions()
     if sys.modules.get(__name__) is not _THIS_MODULE:
         replaced.append("the module helpers.grading itself (sys.modules entry)")
@@ -269,9 +329,14 @@ class LayerSpec(NamedTuple):
 # Python names differ (tf.nn.softmax is called "softmax_v2"), so the checks never read a
 # name: they apply the activation to fixed probe inputs and compare the outputs with each
 # reference function's. Rows of 10 values, so that softmax (over the last axis) is tested too.
-_PROBE = np.array([[-3.0, -1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 2.0, 3.0, -2.0],
-                   [0.1, -0.2, 0.3, -0.4, 0.5, -0.6, 0.7, -0.8, 0.9, -1.0],
-                   [5.0, 4.0, -4.0, -5.0, 0.0, 1.5, -1.5, 2.5, -2.5, 0.75]], dtype="float32")
+_PROBE = np.array(
+    [
+        [-3.0, -1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 2.0, 3.0, -2.0],
+        [0.1, -0.2, 0.3, -0.4, 0.5, -0.6, 0.7, -0.8, 0.9, -1.0],
+        [5.0, 4.0, -4.0, -5.0, 0.0, 1.5, -1.5, 2.5, -2.5, 0.75],
+    ],
+    dtype="float32",
+)
 
 
 def _np_softmax(x):
@@ -288,8 +353,20 @@ _REFERENCE_ACTIVATIONS: dict[str, Any] = {
     "tanh": np.tanh,
     "linear": lambda x: x,
 }
-_OTHER_ACTIVATIONS = ("elu", "selu", "gelu", "softplus", "softsign", "silu", "leaky_relu",
-                      "relu6", "exponential", "hard_sigmoid", "log_softmax", "mish")
+_OTHER_ACTIVATIONS = (
+    "elu",
+    "selu",
+    "gelu",
+    "softplus",
+    "softsign",
+    "silu",
+    "leaky_relu",
+    "relu6",
+    "exponential",
+    "hard_sigmoid",
+    "log_softmax",
+    "mish",
+)
 # Layers that only apply an activation: a Dense layer followed by one of them counts as that
 # Dense layer with the combined activation.
 _ACTIVATION_LAYERS = ("Activation", "ReLU", "Softmax", "LeakyReLU", "ELU")
@@ -305,7 +382,8 @@ def _references() -> dict[str, np.ndarray]:
             try:
                 fn = keras.activations.get(name)
                 _reference_outputs[name] = np.asarray(
-                    keras.ops.convert_to_numpy(fn(keras.ops.convert_to_tensor(_PROBE))))
+                    keras.ops.convert_to_numpy(fn(keras.ops.convert_to_tensor(_PROBE)))
+                )
             except Exception:  # noqa: BLE001 - a Keras without it: it just cannot be named
                 continue
     return _reference_outputs
@@ -331,8 +409,12 @@ def _apply(functions: Sequence[Any], x: np.ndarray) -> np.ndarray | None:
 def _behaves_like(functions: Sequence[Any], name: str) -> bool:
     got = _apply(functions, _PROBE)
     want = _references().get(name)
-    return got is not None and want is not None and got.shape == want.shape and bool(
-        np.allclose(got, want, rtol=1e-4, atol=1e-5))
+    return (
+        got is not None
+        and want is not None
+        and got.shape == want.shape
+        and bool(np.allclose(got, want, rtol=1e-4, atol=1e-5))
+    )
 
 
 def _python_name(fn) -> str:
@@ -439,15 +521,20 @@ def assert_is_model(obj, what: str = "your function") -> None:
     if obj is None:
         raise AssertionError(f"{what} returned None. Did you forget the `return` statement?")
     if _isinstance(obj, type):
-        raise AssertionError(f"{what} returned the class {obj.__name__}, not a model object. "
-                             "Create the model and return it.")
+        raise AssertionError(
+            f"{what} returned the class {obj.__name__}, not a model object. "
+            "Create the model and return it."
+        )
     if not _isinstance(obj, keras.Model):
-        raise AssertionError(f"{what} should return a Keras model, but returned a "
-                             f"{type(obj).__name__}.")
+        raise AssertionError(
+            f"{what} should return a Keras model, but returned a {type(obj).__name__}."
+        )
     if not getattr(type(obj), "__module__", "").startswith("keras."):
-        raise AssertionError(f"{what} returned a {type(obj).__name__} defined in the notebook. "
-                             "Build the model with keras.Sequential([...]) or keras.Model(inputs, "
-                             "outputs).")
+        raise AssertionError(
+            f"{what} returned a {type(obj).__name__} defined in the notebook. "
+            "Build the model with keras.Sequential([...]) or keras.Model(inputs, "
+            "outputs)."
+        )
 
 
 def _input_shape(model) -> tuple | None:
@@ -460,8 +547,12 @@ def _input_shape(model) -> tuple | None:
     return tuple(inputs[0].shape[1:])
 
 
-def assert_layers(model, expected: Sequence[LayerSpec], input_shape: tuple | None = (28, 28, 1),
-                  what: str = "the model") -> None:
+def assert_layers(
+    model,
+    expected: Sequence[LayerSpec],
+    input_shape: tuple | None = (28, 28, 1),
+    what: str = "the model",
+) -> None:
     """The model's layers match ``expected`` one by one; messages name the first mismatch.
 
     Judged on what the layers are and compute, not on how they were written:
@@ -477,70 +568,104 @@ def assert_layers(model, expected: Sequence[LayerSpec], input_shape: tuple | Non
         if got is None:
             raise AssertionError(
                 f"{what} has no input shape. Start the Sequential list with "
-                f"keras.Input({input_shape}).")
+                f"keras.Input({input_shape})."
+            )
         if got != tuple(input_shape):
             raise AssertionError(f"Expected the input shape {tuple(input_shape)}, found {got}.")
     for layer in model.layers:
         if not type(layer).__module__.startswith("keras."):
-            raise AssertionError(f"The layer {type(layer).__name__} is defined in the notebook; "
-                                 "use Keras' own layers (keras.layers.Dense, ...).")
+            raise AssertionError(
+                f"The layer {type(layer).__name__} is defined in the notebook; "
+                "use Keras' own layers (keras.layers.Dense, ...)."
+            )
     all_units = _units(model)
     have = _arrow(_unit_text(u) for u in all_units)
     units = [u for u in all_units if not _is_identity_dropout(u)]
-    specs = [s for s in expected
-             if not (s.kind == "Dropout" and s.rate is not None and s.rate == 0)]
+    specs = [
+        s for s in expected if not (s.kind == "Dropout" and s.rate is not None and s.rate == 0)
+    ]
     want = _arrow(_spec_text(s) for s in expected)
     # Dropout placed after the output layer: the seed notes' mistake, explained on its own.
     kinds = [u.kind for u in units]
-    softmax_idx = [i for i, u in enumerate(units)
-                   if u.kind == "Dense" and _behaves_like(u.activation_functions(), "softmax")]
+    softmax_idx = [
+        i
+        for i, u in enumerate(units)
+        if u.kind == "Dense" and _behaves_like(u.activation_functions(), "softmax")
+    ]
     if "Dropout" in kinds and softmax_idx and kinds.index("Dropout") > softmax_idx[0]:
         raise AssertionError(
             f"Your layers are {have}. Dropout comes after a softmax output layer: it then "
             "zeroes some of the class probabilities during training, and anything after the "
             f"output is not part of the classifier. Expected {want}: Dropout belongs between "
-            "the hidden layer and the single softmax output.")
-    if len(specs) < len(expected) and "Dropout" in kinds and "Dropout" not in (
-            s.kind for s in specs):
+            "the hidden layer and the single softmax output."
+        )
+    if (
+        len(specs) < len(expected)
+        and "Dropout" in kinds
+        and "Dropout" not in (s.kind for s in specs)
+    ):
         rate = float(units[kinds.index("Dropout")].layer.rate)
-        raise AssertionError(f"Expected a dropout rate of 0 (a Dropout(0.0) layer, or no Dropout "
-                             f"layer at all), found {rate:g}.")
+        raise AssertionError(
+            f"Expected a dropout rate of 0 (a Dropout(0.0) layer, or no Dropout "
+            f"layer at all), found {rate:g}."
+        )
     if len(units) != len(specs):
-        raise AssertionError(f"Expected {len(specs)} layers ({want}), found {len(units)} "
-                             f"({have}).")
+        raise AssertionError(f"Expected {len(specs)} layers ({want}), found {len(units)} ({have}).")
     n_dense = sum(s.kind == "Dense" for s in specs)
     seen_dense = 0
     for i, (unit, spec) in enumerate(zip(units, specs, strict=True)):
         layer, kind = unit.layer, unit.kind
         if kind != spec.kind:
-            raise AssertionError(f"Layer {i + 1} should be {_spec_text(spec)} but is "
-                                 f"{_unit_text(unit)}. Expected {want}; found {have}.")
+            raise AssertionError(
+                f"Layer {i + 1} should be {_spec_text(spec)} but is "
+                f"{_unit_text(unit)}. Expected {want}; found {have}."
+            )
         if kind == "Dense":
             seen_dense += 1
             role = "output" if seen_dense == n_dense else "hidden"
             if spec.units is not None and layer.units != spec.units:
-                raise AssertionError(f"Expected {spec.units} units in the {role} Dense layer, "
-                                     f"found {layer.units}.")
-            if spec.activation is not None and not _behaves_like(unit.activation_functions(),
-                                                                 spec.activation):
-                raise AssertionError(f"Expected the {role} Dense layer to use the "
-                                     f"'{spec.activation}' activation, found "
-                                     f"'{_unit_activation(unit)}'.")
-        if kind == "Dropout" and spec.rate is not None and not math.isclose(
-                float(layer.rate), spec.rate, abs_tol=1e-9):
-            raise AssertionError(f"Expected a dropout rate of {spec.rate:g}, found "
-                                 f"{float(layer.rate):g}.")
+                raise AssertionError(
+                    f"Expected {spec.units} units in the {role} Dense layer, found {layer.units}."
+                )
+            if spec.activation is not None and not _behaves_like(
+                unit.activation_functions(), spec.activation
+            ):
+                raise AssertionError(
+                    f"Expected the {role} Dense layer to use the "
+                    f"'{spec.activation}' activation, found "
+                    f"'{_unit_activation(unit)}'."
+                )
+        if (
+            kind == "Dropout"
+            and spec.rate is not None
+            and not math.isclose(float(layer.rate), spec.rate, abs_tol=1e-9)
+        ):
+            raise AssertionError(
+                f"Expected a dropout rate of {spec.rate:g}, found {float(layer.rate):g}."
+            )
 
 
-def assert_dense_architecture(model, hidden_units: int = 50, hidden_activation: str = "relu",
-                              outputs: int = 10, output_activation: str = "softmax",
-                              input_shape: tuple = (28, 28, 1), params: int | None = None,
-                              what: str = "the model") -> None:
+def assert_dense_architecture(
+    model,
+    hidden_units: int = 50,
+    hidden_activation: str = "relu",
+    outputs: int = 10,
+    output_activation: str = "softmax",
+    input_shape: tuple = (28, 28, 1),
+    params: int | None = None,
+    what: str = "the model",
+) -> None:
     """Input(28, 28, 1) -> Flatten -> Dense(hidden_units) -> Dense(outputs), and the parameter count."""
-    assert_layers(model, [LayerSpec("Flatten"),
-                          LayerSpec("Dense", hidden_units, hidden_activation),
-                          LayerSpec("Dense", outputs, output_activation)],
-                  input_shape=input_shape, what=what)
+    assert_layers(
+        model,
+        [
+            LayerSpec("Flatten"),
+            LayerSpec("Dense", hidden_units, hidden_activation),
+            LayerSpec("Dense", outputs, output_activation),
+        ],
+        input_shape=input_shape,
+        what=what,
+    )
     if params is not None:
         got = model.count_params()
         if got != params:
@@ -554,9 +679,16 @@ _Y_PROBE = np.eye(10, dtype="float32")[[0, 1, 2, 3, 4, 5, 6, 7]]
 _P_PROBE = np.full((8, 10), 0.05, dtype="float32")
 _P_PROBE[np.arange(8), [0, 1, 2, 9, 9, 9, 9, 9]] = 0.55
 _PROBE_ACCURACY = 0.375
-_LOSS_NAMES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
-               "mean_squared_error", "mean_absolute_error", "binary_crossentropy",
-               "kl_divergence", "categorical_hinge", "poisson")
+_LOSS_NAMES = (
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "mean_squared_error",
+    "mean_absolute_error",
+    "binary_crossentropy",
+    "kl_divergence",
+    "categorical_hinge",
+    "poisson",
+)
 
 
 def _loss_value(loss, y=_Y_PROBE, p=_P_PROBE) -> float | None:
@@ -564,8 +696,9 @@ def _loss_value(loss, y=_Y_PROBE, p=_P_PROBE) -> float | None:
     it cannot be computed there."""
     try:
         fn = keras.losses.get(loss)
-        value = keras.ops.convert_to_numpy(fn(keras.ops.convert_to_tensor(y),
-                                              keras.ops.convert_to_tensor(p)))
+        value = keras.ops.convert_to_numpy(
+            fn(keras.ops.convert_to_tensor(y), keras.ops.convert_to_tensor(p))
+        )
         return float(np.mean(value))
     except Exception:  # noqa: BLE001 - a loss that does not fit one-hot labels: no value
         return None
@@ -581,10 +714,15 @@ def _loss_name(loss) -> str:
                 return name
     if _isinstance(loss, str):
         return loss.lower()
-    described = getattr(loss, "name", None) or getattr(loss, "__name__", None) or type(loss).__name__
+    described = (
+        getattr(loss, "name", None) or getattr(loss, "__name__", None) or type(loss).__name__
+    )
     config = loss.get_config() if hasattr(loss, "get_config") else {}
-    extras = [f"{k}={v}" for k, v in (config or {}).items()
-              if k in ("from_logits", "label_smoothing") and v not in (False, 0, 0.0)]
+    extras = [
+        f"{k}={v}"
+        for k, v in (config or {}).items()
+        if k in ("from_logits", "label_smoothing") and v not in (False, 0, 0.0)
+    ]
     return f"{described} ({', '.join(extras)})" if extras else str(described)
 
 
@@ -629,8 +767,13 @@ def compile_settings(model) -> dict[str, Any]:
     }
 
 
-def assert_compiled(model, optimizer: str = "adam", loss: str = "categorical_crossentropy",
-                    metric: str = "accuracy", what: str = "the model") -> None:
+def assert_compiled(
+    model,
+    optimizer: str = "adam",
+    loss: str = "categorical_crossentropy",
+    metric: str = "accuracy",
+    what: str = "the model",
+) -> None:
     """The model is compiled with the given optimizer (by class), a loss that computes the
     same values as ``loss`` on probe predictions, and an accuracy metric logged as ``metric``.
 
@@ -641,34 +784,49 @@ def assert_compiled(model, optimizer: str = "adam", loss: str = "categorical_cro
     it is the key of the training logs (``accuracy``, ``val_accuracy``) that later checks read.
     """
     if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
-        raise AssertionError(f"{what} is not compiled. Call model.compile(optimizer=..., loss=..., "
-                             "metrics=['accuracy']) before returning the model.")
+        raise AssertionError(
+            f"{what} is not compiled. Call model.compile(optimizer=..., loss=..., "
+            "metrics=['accuracy']) before returning the model."
+        )
     found_optimizer = _optimizer_class(model)
     if found_optimizer.lower() != optimizer.lower():
-        raise AssertionError(f"Expected the {optimizer.capitalize()} optimizer, found "
-                             f"{found_optimizer}.")
+        raise AssertionError(
+            f"Expected the {optimizer.capitalize()} optimizer, found {found_optimizer}."
+        )
     compiled_loss = getattr(model, "loss", None)
     got, want = _loss_value(compiled_loss), _loss_value(loss)
     if got is None or want is None or not math.isclose(got, want, rel_tol=1e-5, abs_tol=1e-6):
-        hint = (" The output layer already applies softmax, so the loss must take probabilities "
-                "(from_logits=False)." if "from_logits=True" in _loss_name(compiled_loss) else "")
-        raise AssertionError(f"Expected the loss '{loss}' (labels are one-hot vectors), found "
-                             f"'{_loss_name(compiled_loss)}'.{hint}")
+        hint = (
+            " The output layer already applies softmax, so the loss must take probabilities "
+            "(from_logits=False)."
+            if "from_logits=True" in _loss_name(compiled_loss)
+            else ""
+        )
+        raise AssertionError(
+            f"Expected the loss '{loss}' (labels are one-hot vectors), found "
+            f"'{_loss_name(compiled_loss)}'.{hint}"
+        )
     logged = _logged_metrics(model)
-    accuracy_like = [name for name, value in logged.items()
-                     if math.isclose(value, _PROBE_ACCURACY, abs_tol=1e-6)]
+    accuracy_like = [
+        name for name, value in logged.items() if math.isclose(value, _PROBE_ACCURACY, abs_tol=1e-6)
+    ]
     if metric not in logged or metric not in accuracy_like:
         if metric in logged:
-            problem = (f"the metric logged as '{metric}' does not compute classification accuracy "
-                       f"(it gave {logged[metric]:.3f} where accuracy is {_PROBE_ACCURACY})")
+            problem = (
+                f"the metric logged as '{metric}' does not compute classification accuracy "
+                f"(it gave {logged[metric]:.3f} where accuracy is {_PROBE_ACCURACY})"
+            )
         elif accuracy_like:
-            problem = (f"your accuracy metric is logged as '{accuracy_like[0]}', so training would "
-                       f"record '{accuracy_like[0]}' and 'val_{accuracy_like[0]}' instead")
+            problem = (
+                f"your accuracy metric is logged as '{accuracy_like[0]}', so training would "
+                f"record '{accuracy_like[0]}' and 'val_{accuracy_like[0]}' instead"
+            )
         else:
             problem = f"found metrics {sorted(logged)}"
         raise AssertionError(
             f"Expected metrics=['{metric}'] (or keras.metrics.CategoricalAccuracy(name="
-            f"'{metric}')) so that training logs '{metric}' and 'val_{metric}'; {problem}.")
+            f"'{metric}')) so that training logs '{metric}' and 'val_{metric}'; {problem}."
+        )
 
 
 def assert_inference_deterministic(model, x, what: str = "the model") -> None:
@@ -676,21 +834,28 @@ def assert_inference_deterministic(model, x, what: str = "the model") -> None:
     first = keras.ops.convert_to_numpy(model(x, training=False))
     second = keras.ops.convert_to_numpy(model(x, training=False))
     if not _array_equal(first, second):
-        raise AssertionError(f"Calling {what} twice on the same images with training=False gave "
-                             "different outputs. At inference dropout must be switched off; use "
-                             "keras.layers.Dropout, which does this for you.")
+        raise AssertionError(
+            f"Calling {what} twice on the same images with training=False gave "
+            "different outputs. At inference dropout must be switched off; use "
+            "keras.layers.Dropout, which does this for you."
+        )
 
 
 # --------------------------------------------------------------------------- accuracy
 def _assert_no_instance_overrides(model) -> None:
     """``model.call = ...`` on one object would change what ``model(x)`` computes."""
     for obj in [model, *getattr(model, "layers", [])]:
-        patched = [name for name in ("call", "__call__", "predict", "evaluate")
-                   if name in getattr(obj, "__dict__", {})]
+        patched = [
+            name
+            for name in ("call", "__call__", "predict", "evaluate")
+            if name in getattr(obj, "__dict__", {})
+        ]
         if patched:
-            raise AssertionError(f"The notebook replaced {', '.join(patched)} on the object "
-                                 f"{getattr(obj, 'name', type(obj).__name__)!r}. Use the model "
-                                 "as Keras built it.")
+            raise AssertionError(
+                f"The notebook replaced {', '.join(patched)} on the object "
+                f"{getattr(obj, 'name', type(obj).__name__)!r}. Use the model "
+                "as Keras built it."
+            )
 
 
 def test_accuracy(model, x, y_onehot, batch_size: int = 2000) -> float:
@@ -706,12 +871,14 @@ def test_accuracy(model, x, y_onehot, batch_size: int = 2000) -> float:
         raise AssertionError(f"{_len(x)} images but {_len(y)} labels.")
     outputs = []
     for start in range(0, _len(x), batch_size):
-        out = keras.ops.convert_to_numpy(model(x[start:start + batch_size], training=False))
+        out = keras.ops.convert_to_numpy(model(x[start : start + batch_size], training=False))
         outputs.append(_asarray(out))
     probs = _concatenate(outputs) if outputs else np.zeros((0, 10))
     if probs.ndim != 2 or probs.shape[0] != _len(x) or probs.shape[1] != y.shape[1]:
-        raise AssertionError(f"Expected the model to output one row of {y.shape[1]} class scores per "
-                             f"image, shape ({_len(x)}, {y.shape[1]}); found shape {probs.shape}.")
+        raise AssertionError(
+            f"Expected the model to output one row of {y.shape[1]} class scores per "
+            f"image, shape ({_len(x)}, {y.shape[1]}); found shape {probs.shape}."
+        )
     predicted = _argmax(probs, axis=1)
     truth = _argmax(y, axis=1)
     correct = int((predicted == truth).sum())
@@ -734,32 +901,49 @@ def assert_accuracy_at_least(model, x, y_onehot, threshold: float, what: str = "
     """
     acc = test_accuracy(model, x, y_onehot)
     if not acc >= threshold:
-        raise AssertionError(f"The model's {what} accuracy is {acc:.4f}; at least {threshold:.3f} is "
-                             "needed. Check the architecture, the number of epochs and that the "
-                             "model was trained on the training data.")
+        raise AssertionError(
+            f"The model's {what} accuracy is {acc:.4f}; at least {threshold:.3f} is "
+            "needed. Check the architecture, the number of epochs and that the "
+            "model was trained on the training data."
+        )
 
 
 # --------------------------------------------------------------------------- history
-def assert_history(history, model=None, epochs: int | None = None, max_epochs: int | None = None,
-                   keys: Sequence[str] = ("loss", "accuracy", "val_loss", "val_accuracy"),
-                   what: str = "the training function") -> None:
+def assert_history(
+    history,
+    model=None,
+    epochs: int | None = None,
+    max_epochs: int | None = None,
+    keys: Sequence[str] = ("loss", "accuracy", "val_loss", "val_accuracy"),
+    what: str = "the training function",
+) -> None:
     """``history`` is a real Keras History of ``model``'s fit, with ``keys`` recorded every epoch."""
     if history is None:
-        raise AssertionError(f"{what} returned None. Return the History object that "
-                             "model.fit(...) gives back.")
+        raise AssertionError(
+            f"{what} returned None. Return the History object that model.fit(...) gives back."
+        )
     if not _isinstance(history, keras.callbacks.History):
-        raise AssertionError(f"{what} should return the History object from model.fit(...), but "
-                             f"returned a {type(history).__name__}.")
+        raise AssertionError(
+            f"{what} should return the History object from model.fit(...), but "
+            f"returned a {type(history).__name__}."
+        )
     if model is not None and history.model is not model:
-        raise AssertionError(f"The History that {what} returned belongs to a different model than "
-                             "the one passed in. Train the model you were given.")
+        raise AssertionError(
+            f"The History that {what} returned belongs to a different model than "
+            "the one passed in. Train the model you were given."
+        )
     record = history.history
     missing = [k for k in keys if k not in record]
     if missing:
-        hint = (" Pass validation_data=(x_val, y_val) to fit()."
-                if any(k.startswith("val_") for k in missing) else "")
-        raise AssertionError(f"The training history has no {', '.join(missing)} (it has "
-                             f"{', '.join(sorted(record)) or 'nothing'}).{hint}")
+        hint = (
+            " Pass validation_data=(x_val, y_val) to fit()."
+            if any(k.startswith("val_") for k in missing)
+            else ""
+        )
+        raise AssertionError(
+            f"The training history has no {', '.join(missing)} (it has "
+            f"{', '.join(sorted(record)) or 'nothing'}).{hint}"
+        )
     n = _len(history.epoch)
     if epochs is not None and n != epochs:
         raise AssertionError(f"Expected {epochs} epochs of training, found {n}.")
@@ -846,12 +1030,16 @@ def mnist_accuracy(model, split: str = "test") -> float:
     x = helpers.preprocessing.scale_images(x)
     shape = _input_shape(model)
     if shape is None:
-        raise AssertionError("The trained model has no input shape; start it with keras.Input(...).")
+        raise AssertionError(
+            "The trained model has no input shape; start it with keras.Input(...)."
+        )
     try:
         x = x.reshape((_len(x), *shape))
     except ValueError:
-        raise AssertionError(f"The model expects inputs of shape {shape}; MNIST images are 28x28 "
-                             "pixels. Use keras.Input((28, 28)) and a Flatten layer.") from None
+        raise AssertionError(
+            f"The model expects inputs of shape {shape}; MNIST images are 28x28 "
+            "pixels. Use keras.Input((28, 28)) and a Flatten layer."
+        ) from None
     return test_accuracy(model, x, helpers.preprocessing.one_hot(y.astype(np.int64)))
 
 
@@ -886,15 +1074,19 @@ class _ScriptedModel:
 class CallbackRun(NamedTuple):
     """What happened when a callback was driven with scripted logs."""
 
-    epochs_run: int          # epochs whose on_epoch_end ran (stopping included)
-    stopped: bool            # did the callback set model.stop_training?
+    epochs_run: int  # epochs whose on_epoch_end ran (stopping included)
+    stopped: bool  # did the callback set model.stop_training?
     stopped_after_epoch: int | None  # 1-based epoch at whose end it stopped
-    output: str              # what the callback printed
+    output: str  # what the callback printed
     error: BaseException | None  # what it raised, when allow_errors=True
 
 
-def run_callback_on_logs(callback, logs_sequence: Sequence[Mapping[str, float]],
-                         allow_errors: bool = False, what: str = "your callback") -> CallbackRun:
+def run_callback_on_logs(
+    callback,
+    logs_sequence: Sequence[Mapping[str, float]],
+    allow_errors: bool = False,
+    what: str = "your callback",
+) -> CallbackRun:
     """Drive ``callback`` through epochs whose end-of-epoch logs are ``logs_sequence``.
 
     Calls ``on_train_begin``, then ``on_epoch_begin``/``on_epoch_end`` per epoch until the
@@ -904,8 +1096,9 @@ def run_callback_on_logs(callback, logs_sequence: Sequence[Mapping[str, float]],
     (then it is returned in ``.error``).
     """
     if not _isinstance(callback, keras.callbacks.Callback):
-        raise AssertionError(f"Expected a keras.callbacks.Callback object, got a "
-                             f"{type(callback).__name__}.")
+        raise AssertionError(
+            f"Expected a keras.callbacks.Callback object, got a {type(callback).__name__}."
+        )
     model = _ScriptedModel()
     callback.set_model(model)
     callback.set_params({"epochs": _len(logs_sequence), "steps": 1, "verbose": 0})
@@ -926,9 +1119,13 @@ def run_callback_on_logs(callback, logs_sequence: Sequence[Mapping[str, float]],
             callback.on_train_end(dict(logs))
     except Exception as exc:  # noqa: BLE001 - reported to the student in words
         if allow_errors:
-            return CallbackRun(epochs_run, model.stop_training, stopped_after, buffer.getvalue(), exc)
+            return CallbackRun(
+                epochs_run, model.stop_training, stopped_after, buffer.getvalue(), exc
+            )
         raise AssertionError(
             f"{what} raised {type(exc).__name__}: {exc} at the end of epoch {epochs_run + 1}, "
-            f"when the logs were {logs}.") from None
-    return CallbackRun(epochs_run, bool(model.stop_training), stopped_after, buffer.getvalue(), None)
-
+            f"when the logs were {logs}."
+        ) from None
+    return CallbackRun(
+        epochs_run, bool(model.stop_training), stopped_after, buffer.getvalue(), None
+    )

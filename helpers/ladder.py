@@ -16,9 +16,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-REFERENCE_RUNS_FILE = (
-    Path(__file__).resolve().parent.parent / "course" / "data" / "reference_runs.json"
-)
+from helpers.envcheck import repo_root
+
+REFERENCE_RUNS_FILE = repo_root() / "course" / "data" / "reference_runs.json"
 REFERENCE_RUNS_COMMAND = "make reference-runs"
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 # Keys of the data file's top level and of each run; load_reference_runs() demands them.

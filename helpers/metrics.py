@@ -20,8 +20,12 @@ def record(name: str, value: float, source: str | None = None) -> float:
     """Append ``{name, value, source, time}`` to ``$COURSE_METRICS_FILE`` if set; return ``value``."""
     target = os.environ.get(ENV_VAR)
     if target:
-        row = {"name": name, "value": float(value), "source": source or os.environ.get("COURSE_METRICS_SOURCE", ""),
-               "time": time.time()}
+        row = {
+            "name": name,
+            "value": float(value),
+            "source": source or os.environ.get("COURSE_METRICS_SOURCE", ""),
+            "time": time.time(),
+        }
         with Path(target).open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")
     return value

@@ -17,13 +17,20 @@ def _history_dict(h) -> dict[str, list[float]]:
     """Accept a Keras ``History``, its ``.history`` dict, or any mapping of metric -> list."""
     hist = getattr(h, "history", h)
     if not isinstance(hist, Mapping) or not hist:
-        raise ValueError(f"expected a keras History or a dict of metric lists, got {type(h).__name__}")
+        raise ValueError(
+            f"expected a keras History or a dict of metric lists, got {type(h).__name__}"
+        )
     return {k: list(map(float, v)) for k, v in hist.items()}
 
 
-def plot_history(histories, labels: Sequence[str] | None = None, metrics=("accuracy", "loss"),
-                 title: str | None = None, splits=("train", "validation"),
-                 val_label: str = "validation"):
+def plot_history(
+    histories,
+    labels: Sequence[str] | None = None,
+    metrics=("accuracy", "loss"),
+    title: str | None = None,
+    splits=("train", "validation"),
+    val_label: str = "validation",
+):
     """Training curves: one panel per metric, train solid and validation dashed.
 
     ``histories`` is one History (or dict) or a list of them; ``labels`` names each run.
@@ -49,10 +56,17 @@ def plot_history(histories, labels: Sequence[str] | None = None, metrics=("accur
             color = f"C{i}"
             prefix = f"{label} " if label else ""
             if metric in d and "train" in splits:
-                ax.plot(range(1, len(d[metric]) + 1), d[metric], color=color, label=f"{prefix}train")
+                ax.plot(
+                    range(1, len(d[metric]) + 1), d[metric], color=color, label=f"{prefix}train"
+                )
             if f"val_{metric}" in d and "validation" in splits:
-                ax.plot(range(1, len(d[f"val_{metric}"]) + 1), d[f"val_{metric}"], color=color,
-                        linestyle="--", label=f"{prefix}{val_label}")
+                ax.plot(
+                    range(1, len(d[f"val_{metric}"]) + 1),
+                    d[f"val_{metric}"],
+                    color=color,
+                    linestyle="--",
+                    label=f"{prefix}{val_label}",
+                )
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric)
@@ -75,12 +89,19 @@ def _as_square_images(images) -> np.ndarray:
         x = x.reshape(len(x), side, side)
     if x.ndim != 3:
         raise ValueError(
-            f"images must be (N, H, W), (N, H, W, 1) or (N, H*W); got shape {np.shape(images)}")
+            f"images must be (N, H, W), (N, H, W, 1) or (N, H*W); got shape {np.shape(images)}"
+        )
     return x
 
 
-def plot_image_grid(images, labels=None, predictions=None, class_names=None, ncols: int = 8,
-                    title: str | None = None):
+def plot_image_grid(
+    images,
+    labels=None,
+    predictions=None,
+    class_names=None,
+    ncols: int = 8,
+    title: str | None = None,
+):
     """A grid of grey images titled with their label, and the prediction when given.
 
     A wrong prediction is titled in red, so mistakes stand out.
@@ -125,8 +146,9 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarr
     return cm
 
 
-def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize: bool = False,
-                          title: str | None = None):
+def plot_confusion_matrix(
+    y_true, y_pred, class_names=None, normalize: bool = False, title: str | None = None
+):
     """Heat map of the confusion matrix with counts (or row fractions) written in each cell."""
     k = len(class_names) if class_names is not None else None
     cm = confusion_matrix(y_true, y_pred, k)
@@ -143,8 +165,15 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize: bool = Fa
     for i in range(len(cm)):
         for j in range(len(cm)):
             text = f"{shown[i, j]:.2f}" if normalize else str(cm[i, j])
-            ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                    color="white" if shown[i, j] > thresh else "black")
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if shown[i, j] > thresh else "black",
+            )
     ax.set_title(title or "confusion matrix")
     fig.tight_layout()
     return fig

@@ -24,8 +24,13 @@ from pathlib import Path
 import nbformat
 from mission_support import PARTIAL, SOURCE, cell_by_id, nbmeta, submission
 
-M1, M2, M3, M4, M5 = ("mission1_base_model", "mission2_early_stopping", "mission3_dropout",
-                      "mission4_callback_99", "mission5_backprop_numpy")
+M1, M2, M3, M4, M5 = (
+    "mission1_base_model",
+    "mission2_early_stopping",
+    "mission3_dropout",
+    "mission4_callback_99",
+    "mission5_backprop_numpy",
+)
 CELL_TIMEOUT_S = 45  # the corpus run's per-cell limit (the course default is 600 s)
 WALL_CLOCK_S = 120  # the corpus run's per-submission limit (the course default is 900 s)
 
@@ -71,12 +76,14 @@ def _prepend_to(nb, cell_id: str, code: str):
 
 def _simple(mission: str, kind: str, change=None, name: str | None = None):
     """A builder: the base submission, ``change(nb)`` applied, saved under ``name``."""
+
     def build(folder: Path) -> None:
         nb = _nb(mission, kind)
         if change:
             nb = change(nb) or nb
         nb.metadata.pop("_mission", None)
         _write(nb, folder, name or f"{mission}.ipynb")
+
     return build
 
 
@@ -100,8 +107,10 @@ def _change_metadata(nb):
 
 
 def _reorder(nb):
-    i, j = (next(k for k, c in enumerate(nb.cells) if c.id == cid)
-            for cid in ("test_structure", "test_compile"))
+    i, j = (
+        next(k for k, c in enumerate(nb.cells) if c.id == cid)
+        for cid in ("test_structure", "test_compile")
+    )
     nb.cells[i], nb.cells[j] = nb.cells[j], nb.cells[i]
     md = [k for k, c in enumerate(nb.cells) if c.cell_type == "markdown"]
     nb.cells[md[-1]], nb.cells[md[-2]] = nb.cells[md[-2]], nb.cells[md[-1]]
@@ -115,7 +124,7 @@ def _duplicate_graded_cell(nb):
 
 
 # --------------------------------------------------------------------------- patching
-PATCHES = '''
+PATCHES = """
 import builtins
 
 import numpy.testing
@@ -139,7 +148,7 @@ grading.assert_not_tampered = lambda *a, **k: None
 
 def train_base_model(model, x_train, y_train, x_val, y_val, epochs=10):
     return _FakeHistory()
-'''
+"""
 
 
 # --------------------------------------------------------------------------- limits
@@ -147,33 +156,35 @@ LOOP = "def train_base_model(*args, **kwargs):\n    while True:\n        pass\n"
 SLEEP = "import time\n\ntime.sleep(3600)  # far past the cell timeout\n"
 # Every test cell that builds the model now waits out its cell limit: together they run
 # past the per-submission wall clock.
-SLOW_BUILDER = "import time\n\n_build = build_base_model\n\n\ndef build_base_model():\n" \
-               "    time.sleep(3600)\n    return _build()\n"
-STUBBORN = '''
+SLOW_BUILDER = (
+    "import time\n\n_build = build_base_model\n\n\ndef build_base_model():\n"
+    "    time.sleep(3600)\n    return _build()\n"
+)
+STUBBORN = """
 import signal
 
 signal.signal(signal.SIGINT, signal.SIG_IGN)  # ignore the grader's interrupt
 while True:
     pass
-'''
+"""
 KERNEL_DIES = "import os\n\nos._exit(1)\n"
 SYS_EXIT = "import sys\n\nsys.exit()\n"
 # At most 12 GiB, so that even an unlimited grader on this 23 GiB machine survives; the
 # sandbox's 8 GiB address-space limit stops it much earlier with MemoryError.
-MEMORY = '''
+MEMORY = """
 import numpy as np
 
 hoard = []
 for _ in range(12):
     hoard.append(np.ones(2**27))  # 1 GiB each, touched
-'''
-PRINTS_20MB = '''
+"""
+PRINTS_20MB = """
 for i in range(200_000):
     print(f"{i:08d} " + "x" * 91)  # 100 bytes a line, 20 MB in all
-'''
+"""
 
 # --------------------------------------------------------------------------- sandbox
-PROBE = '''
+PROBE = """
 import json
 import os
 from pathlib import Path
@@ -204,8 +215,8 @@ for name, path in {"helpers_grading": Path(helpers.__file__).parent / "grading.p
     except OSError:
         writable[name] = False
 print("SANDBOX-PROBE " + json.dumps({"exists": seen, "writable": writable}))
-'''
-READ_HIDDEN = '''
+"""
+READ_HIDDEN = """
 import json
 from pathlib import Path
 
@@ -219,8 +230,8 @@ for folder in candidates:
     for cell in nb["cells"]:
         if cell["metadata"].get("nbgrader", {}).get("grade_id") == "build_base_model":
             get_ipython().run_cell("".join(cell["source"]))
-'''
-WRITE_GRADEBOOK = '''
+"""
+WRITE_GRADEBOOK = """
 import sqlite3
 from pathlib import Path
 
@@ -229,8 +240,8 @@ db = Path.cwd().parents[2] / "gradebook.db"
 con = sqlite3.connect(f"file:{db}?mode=rw", uri=True)
 con.execute("UPDATE grade SET manual_score = 100")
 con.commit()
-'''
-PATCH_INSTALLED = '''
+"""
+PATCH_INSTALLED = """
 from pathlib import Path
 
 import helpers
@@ -240,8 +251,8 @@ nbgrader_dir = Path(keras.__file__).parents[1] / "nbgrader"  # site-packages/nbg
 for path in (Path(helpers.__file__).parent / "grading.py",
              nbgrader_dir / "preprocessors" / "saveautogrades.py"):
     path.write_text(fake)
-'''
-DELETE_FILES = '''
+"""
+DELETE_FILES = """
 import shutil
 from pathlib import Path
 
@@ -259,7 +270,7 @@ for nb in (repo / "release").glob("*/*.ipynb"):
         nb.write_text("{}")
     except OSError as exc:
         print("could not overwrite", nb.name, type(exc).__name__)
-'''
+"""
 
 # --------------------------------------------------------------------------- root, network, disk
 # Each prints one "<NAME>-PROBE {json}" line that tests/test_adversarial.py reads back from
@@ -332,7 +343,9 @@ own = sorted(p for p, inode in table.items() if f"socket:[{inode}]" in own_socke
 foreign = sorted(set(ports) - set(own))
 interfaces = [r.split(":")[0].strip() for r in open("/proc/net/dev").read().splitlines()[2:]]
 """
-LOOPBACK = LISTENING + """
+LOOPBACK = (
+    LISTENING
+    + """
 reached = []
 for port in foreign:
     with socket.socket() as sock:
@@ -342,10 +355,13 @@ for port in foreign:
 print("LOOPBACK-PROBE " + json.dumps({"interfaces": interfaces, "foreign": foreign,
                                       "reached": reached}))
 """
+)
 # Subscribes to every listening port, its own kernel's too (a stand-in for the kernel
 # graded beside it: an IOPub stream carries every output and the code of every cell,
 # hidden tests included), and prints while it listens.
-IOPUB_SNOOP = LISTENING + """
+IOPUB_SNOOP = (
+    LISTENING
+    + """
 import time
 
 import zmq
@@ -366,9 +382,12 @@ for i in range(40):
             messages += 1
 print("IOPUB-PROBE " + json.dumps({"ports": len(ports), "messages": messages}))
 """
+)
 # Holds every ephemeral port on 127.0.0.1 for 20 s (two processes: one may open at most
 # 20,000 files): on a shared loopback no other kernel could start meanwhile.
-PORT_HOG = LISTENING + """
+PORT_HOG = (
+    LISTENING
+    + """
 import time
 
 low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
@@ -391,6 +410,7 @@ os.waitpid(child, 0)
 print("PORT-HOG-PROBE " + json.dumps({"held": len(held), "taken_by_others":
                                       sorted(set(taken) - set(own))}))
 """
+)
 # 3 x 400 MiB next to the notebook: without a budget they stay in autograded/ and are
 # copied into feedback/.
 FILL_WORKDIR = """
@@ -421,7 +441,7 @@ print("DISK-PROBE " + json.dumps(written))
 
 FAKE_HELPERS = {
     "helpers/__init__.py": "def check_environment():\n    pass\n\n\ndef seed_everything(s):\n"
-                           "    pass\n",
+    "    pass\n",
     "helpers/grading.py": "def __getattr__(name):\n    return lambda *a, **k: None\n",
 }
 
@@ -438,6 +458,7 @@ def _text(text: str, name: str):
     def build(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text)
+
     return build
 
 
@@ -516,7 +537,9 @@ def train_base_model(model, x_train, y_train, x_val, y_val, epochs=10):
 def _nothing(*args, **kwargs):
     return None
 """
-GRADING_ALIAS = _FAKE_TRAINING + """
+GRADING_ALIAS = (
+    _FAKE_TRAINING
+    + """
 import helpers.grading as g
 
 g.assert_not_tampered = _nothing
@@ -525,8 +548,11 @@ g.assert_accuracy_at_least = _nothing
 g.test_accuracy = lambda *args, **kwargs: 1.0
 g.record_fits = _record
 """
+)
 # The module reached through a name no scan can follow; only the kernel guard notices.
-GRADING_HIDDEN_ALIAS = _FAKE_TRAINING + """
+GRADING_HIDDEN_ALIAS = (
+    _FAKE_TRAINING
+    + """
 g = [m for m in (grading,)][0]
 g.assert_not_tampered = _nothing
 g.assert_history = _nothing
@@ -534,8 +560,11 @@ g.assert_accuracy_at_least = _nothing
 g.test_accuracy = lambda *args, **kwargs: 1.0
 g.record_fits = _record
 """
+)
 # `grading` itself rebound to an impostor that passes everything: no attribute changes.
-GRADING_REBOUND = _FAKE_TRAINING + """
+GRADING_REBOUND = (
+    _FAKE_TRAINING
+    + """
 _real = grading
 
 
@@ -551,6 +580,7 @@ class _Impostor:
 
 grading = _Impostor()
 """
+)
 
 # --------------------------------------------------------------------------- stdout
 # The hidden tests printed into the student's own feedback.
@@ -582,14 +612,21 @@ SCRIPT_MARKDOWN = (
     "<img src=x onerror=alert(5)>\n"
 )
 # What would run in a browser (the attack's text may remain, as inert text).
-SCRIPT_STRINGS = ("<script>alert", "onerror=", "onload=", 'href="javascript:',
-                  'src="javascript:', "<svg")
+SCRIPT_STRINGS = (
+    "<script>alert",
+    "onerror=",
+    "onload=",
+    'href="javascript:',
+    'src="javascript:',
+    "<svg",
+)
 
 
 def _add_markdown(text: str):
     def change(nb):
         k = next(k for k, c in enumerate(nb.cells) if c.id == "build_base_model")
         nb.cells.insert(k, nbformat.v4.new_markdown_cell(text))
+
     return change
 
 
@@ -626,8 +663,11 @@ def _deeply_nested(folder: Path) -> None:
     folder.mkdir(parents=True)
     depth = 100_000
     (folder / f"{M2}.ipynb").write_text(
-        '{"nbformat": 4, "nbformat_minor": 5, "metadata": {"x": ' + "[" * depth + "]" * depth
-        + '}, "cells": []}')
+        '{"nbformat": 4, "nbformat_minor": 5, "metadata": {"x": '
+        + "[" * depth
+        + "]" * depth
+        + '}, "cells": []}'
+    )
 
 
 def _metadata_of_wrong_type(nb):
@@ -709,175 +749,442 @@ FORGED_ROW = f"forger\n{M1},,,victim,,,,10.0,0.0,10.0,10.0\ngraded_victim:10"
 
 CASES = [
     # ---- test cells and their metadata
-    Case("tests-edited-to-pass", M1, "every test cell of a blank notebook replaced by `pass`",
-         _simple(M1, "blank", _tests_to_pass), 0),
-    Case("test-deleted", M1, "the structure test cell deleted (nbgrader puts it back)",
-         _simple(M1, "partial", _delete_test), P1),
-    Case("metadata-changed", M1, "a test's grade id renamed and points raised to 100 and 50",
-         _simple(M1, "partial", _change_metadata), P1),
-    Case("cells-reordered", M1, "two test cells and two text cells swapped",
-         _simple(M1, "partial", _reorder), P1),
-    Case("graded-cell-copied", M1, "the answer cell duplicated, grade id and all",
-         _simple(M1, "partial", _duplicate_graded_cell), P1),
+    Case(
+        "tests-edited-to-pass",
+        M1,
+        "every test cell of a blank notebook replaced by `pass`",
+        _simple(M1, "blank", _tests_to_pass),
+        0,
+    ),
+    Case(
+        "test-deleted",
+        M1,
+        "the structure test cell deleted (nbgrader puts it back)",
+        _simple(M1, "partial", _delete_test),
+        P1,
+    ),
+    Case(
+        "metadata-changed",
+        M1,
+        "a test's grade id renamed and points raised to 100 and 50",
+        _simple(M1, "partial", _change_metadata),
+        P1,
+    ),
+    Case(
+        "cells-reordered",
+        M1,
+        "two test cells and two text cells swapped",
+        _simple(M1, "partial", _reorder),
+        P1,
+    ),
+    Case(
+        "graded-cell-copied",
+        M1,
+        "the answer cell duplicated, grade id and all",
+        _simple(M1, "partial", _duplicate_graded_cell),
+        P1,
+    ),
     # ---- answers that patch what the tests use
-    Case("patches-tests", M1, "replaces keras.Model.evaluate, numpy.testing, print and the "
-         "grading helpers, returns a fake History", _simple(
-             M1, "partial", lambda nb: _append_to(nb, "train_base_model", PATCHES)), 0,
-         log="FLAGGED patches-tests/mission1_base_model"),
+    Case(
+        "patches-tests",
+        M1,
+        "replaces keras.Model.evaluate, numpy.testing, print and the "
+        "grading helpers, returns a fake History",
+        _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", PATCHES)),
+        0,
+        log="FLAGGED patches-tests/mission1_base_model",
+    ),
     # ---- limits
-    Case("infinite-loop", M1, "the training function never returns (cell timeout, graded on)",
-         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", LOOP)), P1),
-    Case("sleeps", M2, "sleeps an hour in an answer cell (cell timeout, graded on)",
-         _simple(M2, "partial", lambda nb: _prepend_to(nb, "train_with_early_stopping", SLEEP)),
-         P2),
-    Case("ignores-interrupt", M4, "ignores SIGINT and loops past the cell limit",
-         _simple(M4, "partial", lambda nb: _prepend_to(nb, "train_mnist", STUBBORN)), 0,
-         log="did not stop when interrupted"),
-    Case("slow-everywhere", M1, "the builder sleeps: every test cell times out, together past "
-         "the per-submission wall clock",
-         _simple(M1, "partial", lambda nb: _append_to(nb, "build_base_model", SLOW_BUILDER)), 0,
-         log=f"autograde timed out after {WALL_CLOCK_S} s"),
-    Case("kernel-dies", M3, "calls os._exit(1) in an answer cell",
-         _simple(M3, "blank", lambda nb: _prepend_to(nb, "build_dropout_model", KERNEL_DIES)),
-         0, log="the kernel died"),
-    Case("sys-exit", M4, "calls sys.exit() in an answer cell (the kernel survives)",
-         _simple(M4, "partial", lambda nb: _prepend_to(nb, "train_mnist", SYS_EXIT)), P4),
-    Case("memory-hog", M2, "allocates up to 12 GiB (stopped at the sandbox's 8 GiB)",
-         _simple(M2, "partial", lambda nb: _prepend_to(nb, "train_with_early_stopping", MEMORY)),
-         P2),
-    Case("prints-20mb", M1, "prints 20 MB (cut at 2 MB while the cell runs)",
-         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", PRINTS_20MB)), P1),
+    Case(
+        "infinite-loop",
+        M1,
+        "the training function never returns (cell timeout, graded on)",
+        _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", LOOP)),
+        P1,
+    ),
+    Case(
+        "sleeps",
+        M2,
+        "sleeps an hour in an answer cell (cell timeout, graded on)",
+        _simple(M2, "partial", lambda nb: _prepend_to(nb, "train_with_early_stopping", SLEEP)),
+        P2,
+    ),
+    Case(
+        "ignores-interrupt",
+        M4,
+        "ignores SIGINT and loops past the cell limit",
+        _simple(M4, "partial", lambda nb: _prepend_to(nb, "train_mnist", STUBBORN)),
+        0,
+        log="did not stop when interrupted",
+    ),
+    Case(
+        "slow-everywhere",
+        M1,
+        "the builder sleeps: every test cell times out, together past "
+        "the per-submission wall clock",
+        _simple(M1, "partial", lambda nb: _append_to(nb, "build_base_model", SLOW_BUILDER)),
+        0,
+        log=f"autograde timed out after {WALL_CLOCK_S} s",
+    ),
+    Case(
+        "kernel-dies",
+        M3,
+        "calls os._exit(1) in an answer cell",
+        _simple(M3, "blank", lambda nb: _prepend_to(nb, "build_dropout_model", KERNEL_DIES)),
+        0,
+        log="the kernel died",
+    ),
+    Case(
+        "sys-exit",
+        M4,
+        "calls sys.exit() in an answer cell (the kernel survives)",
+        _simple(M4, "partial", lambda nb: _prepend_to(nb, "train_mnist", SYS_EXIT)),
+        P4,
+    ),
+    Case(
+        "memory-hog",
+        M2,
+        "allocates up to 12 GiB (stopped at the sandbox's 8 GiB)",
+        _simple(M2, "partial", lambda nb: _prepend_to(nb, "train_with_early_stopping", MEMORY)),
+        P2,
+    ),
+    Case(
+        "prints-20mb",
+        M1,
+        "prints 20 MB (cut at 2 MB while the cell runs)",
+        _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", PRINTS_20MB)),
+        P1,
+    ),
     # ---- files
-    Case("invalid-json", M2, "a truncated notebook file", _text('{"cells": [', f"{M2}.ipynb"),
-         0, log="is not valid JSON"),
+    Case(
+        "invalid-json",
+        M2,
+        "a truncated notebook file",
+        _text('{"cells": [', f"{M2}.ipynb"),
+        0,
+        log="is not valid JSON",
+    ),
     Case("old-nbformat", M1, "saved as nbformat 3", _old_nbformat, P1),
     Case("empty-file", M4, "an empty file", _text("", f"{M4}.ipynb"), 0, log="is an empty file"),
-    Case("wrong-file-name", M1, "the only notebook is called 'Copy of mission 1.ipynb'",
-         _simple(M1, "partial", name="Copy of mission 1.ipynb"), P1),
-    Case("two-notebooks", M2, "two notebooks, neither with the mission's name", _two_notebooks,
-         0, log="cannot tell which one to grade"),
-    Case("extra-files", M1, "a blank notebook plus a fake helpers/ package that passes "
-         "everything, and notes.txt", _extra_files, 0),
-    Case("unknown-mission", "mission9_bonus", "a folder for a mission the course does not have",
-         _text("{}", "mission9_bonus.ipynb"), None, log="not a mission of this course"),
+    Case(
+        "wrong-file-name",
+        M1,
+        "the only notebook is called 'Copy of mission 1.ipynb'",
+        _simple(M1, "partial", name="Copy of mission 1.ipynb"),
+        P1,
+    ),
+    Case(
+        "two-notebooks",
+        M2,
+        "two notebooks, neither with the mission's name",
+        _two_notebooks,
+        0,
+        log="cannot tell which one to grade",
+    ),
+    Case(
+        "extra-files",
+        M1,
+        "a blank notebook plus a fake helpers/ package that passes everything, and notes.txt",
+        _extra_files,
+        0,
+    ),
+    Case(
+        "unknown-mission",
+        "mission9_bonus",
+        "a folder for a mission the course does not have",
+        _text("{}", "mission9_bonus.ipynb"),
+        None,
+        log="not a mission of this course",
+    ),
     # ---- the course's files and the sandbox
-    Case("deletes-course-files", M1, "tries to delete the data sets and release/ and to "
-         "overwrite the release notebooks", _simple(
-             M1, "partial", lambda nb: _append_to(nb, "train_base_model", DELETE_FILES)), P1),
-    Case("reads-hidden-tests", M1, "reads the instructor notebook and runs its answer "
-         "(the sandbox hides it; running code through get_ipython() is flagged)",
-         _simple(M1, "blank", lambda nb: _append_to(nb, "build_base_model", READ_HIDDEN)), 0,
-         log="uses get_ipython"),
-    Case("writes-gradebook", M1, "sets every manual score in the gradebook to 100",
-         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", WRITE_GRADEBOOK)),
-         P1),
-    Case("patches-installed-code", M1, "rewrites helpers/grading.py and nbgrader's "
-         "saveautogrades.py", _simple(
-             M1, "partial", lambda nb: _append_to(nb, "train_base_model", PATCH_INSTALLED)), P1),
-    Case("sandbox-probe", M1, "records which secrets it can see and what it can write",
-         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", PROBE)), P1),
+    Case(
+        "deletes-course-files",
+        M1,
+        "tries to delete the data sets and release/ and to overwrite the release notebooks",
+        _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", DELETE_FILES)),
+        P1,
+    ),
+    Case(
+        "reads-hidden-tests",
+        M1,
+        "reads the instructor notebook and runs its answer "
+        "(the sandbox hides it; running code through get_ipython() is flagged)",
+        _simple(M1, "blank", lambda nb: _append_to(nb, "build_base_model", READ_HIDDEN)),
+        0,
+        log="uses get_ipython",
+    ),
+    Case(
+        "writes-gradebook",
+        M1,
+        "sets every manual score in the gradebook to 100",
+        _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", WRITE_GRADEBOOK)),
+        P1,
+    ),
+    Case(
+        "patches-installed-code",
+        M1,
+        "rewrites helpers/grading.py and nbgrader's saveautogrades.py",
+        _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", PATCH_INSTALLED)),
+        P1,
+    ),
+    Case(
+        "sandbox-probe",
+        M1,
+        "records which secrets it can see and what it can write",
+        _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", PROBE)),
+        P1,
+    ),
     # ---- IPython's own machinery (issue 17, class 2)
-    Case("ipython-input-transformer", M1, "a blank answer registers an input transformer "
-         "that turns every test cell into `pass`",
-         _simple(M1, "blank", lambda nb: _append_to(nb, "build_base_model", INPUT_TRANSFORMER)),
-         0, log="FLAGGED ipython-input-transformer/mission1_base_model"),
-    Case("ipython-hidden-ast-transformer", M1, "the same with an AST transformer reached "
-         "through names the answer scan does not know (only the kernel guard sees it)",
-         _simple(M1, "blank",
-                 lambda nb: _append_to(nb, "build_base_model", HIDDEN_AST_TRANSFORMER)),
-         0, log="AST transformers"),
+    Case(
+        "ipython-input-transformer",
+        M1,
+        "a blank answer registers an input transformer that turns every test cell into `pass`",
+        _simple(M1, "blank", lambda nb: _append_to(nb, "build_base_model", INPUT_TRANSFORMER)),
+        0,
+        log="FLAGGED ipython-input-transformer/mission1_base_model",
+    ),
+    Case(
+        "ipython-hidden-ast-transformer",
+        M1,
+        "the same with an AST transformer reached "
+        "through names the answer scan does not know (only the kernel guard sees it)",
+        _simple(M1, "blank", lambda nb: _append_to(nb, "build_base_model", HIDDEN_AST_TRANSFORMER)),
+        0,
+        log="AST transformers",
+    ),
     # ---- the checker's own state (class 3)
-    Case("grading-alias-patch", M1, "a partial answer fakes training and replaces the "
-         "grading checks through `import helpers.grading as g`",
-         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", GRADING_ALIAS)),
-         0, log="replaces g.assert_not_tampered"),
-    Case("grading-hidden-alias", M1, "the same through an alias no scan follows",
-         _simple(M1, "partial",
-                 lambda nb: _append_to(nb, "train_base_model", GRADING_HIDDEN_ALIAS)),
-         0, log="helpers.grading.assert_not_tampered"),
-    Case("grading-rebound", M1, "`grading` rebound to an impostor whose checks all pass",
-         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", GRADING_REBOUND)),
-         0, log="the name `grading` that the tests use was rebound"),
+    Case(
+        "grading-alias-patch",
+        M1,
+        "a partial answer fakes training and replaces the "
+        "grading checks through `import helpers.grading as g`",
+        _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", GRADING_ALIAS)),
+        0,
+        log="replaces g.assert_not_tampered",
+    ),
+    Case(
+        "grading-hidden-alias",
+        M1,
+        "the same through an alias no scan follows",
+        _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", GRADING_HIDDEN_ALIAS)),
+        0,
+        log="helpers.grading.assert_not_tampered",
+    ),
+    Case(
+        "grading-rebound",
+        M1,
+        "`grading` rebound to an impostor whose checks all pass",
+        _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", GRADING_REBOUND)),
+        0,
+        log="the name `grading` that the tests use was rebound",
+    ),
     # ---- hidden tests through stdout (class 7)
-    Case("hook-prints-tests", M1, "a pre_run_cell hook prints every cell's source",
-         _simple(M1, "blank", lambda nb: _append_to(nb, "build_base_model", HOOK_PRINTS_TESTS)),
-         0, log="FLAGGED hook-prints-tests/mission1_base_model"),
-    Case("history-prints-tests", M1, "an answer cell after two tests prints IPython's input "
-         "history (`__main__.In`)",
-         _simple(M1, "blank",
-                 lambda nb: _append_to(nb, "train_base_model", HISTORY_PRINTS_TESTS)), 0),
+    Case(
+        "hook-prints-tests",
+        M1,
+        "a pre_run_cell hook prints every cell's source",
+        _simple(M1, "blank", lambda nb: _append_to(nb, "build_base_model", HOOK_PRINTS_TESTS)),
+        0,
+        log="FLAGGED hook-prints-tests/mission1_base_model",
+    ),
+    Case(
+        "history-prints-tests",
+        M1,
+        "an answer cell after two tests prints IPython's input history (`__main__.In`)",
+        _simple(M1, "blank", lambda nb: _append_to(nb, "train_base_model", HISTORY_PRINTS_TESTS)),
+        0,
+    ),
     # ---- script in the feedback (class 9)
-    Case("script-in-outputs", M1, "displays HTML with <script> and onerror=, and Markdown "
-         "with a javascript: link", _simple(
-             M1, "partial", lambda nb: _append_to(nb, "train_base_model", SCRIPT_OUTPUT)), P1,
-         feedback_excludes=SCRIPT_STRINGS),
-    Case("script-in-markdown", M1, "a Markdown cell with <script>, javascript: links and "
-         "on*= attributes", _simple(M1, "partial", _add_markdown(SCRIPT_MARKDOWN)), P1,
-         feedback_excludes=SCRIPT_STRINGS),
+    Case(
+        "script-in-outputs",
+        M1,
+        "displays HTML with <script> and onerror=, and Markdown with a javascript: link",
+        _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", SCRIPT_OUTPUT)),
+        P1,
+        feedback_excludes=SCRIPT_STRINGS,
+    ),
+    Case(
+        "script-in-markdown",
+        M1,
+        "a Markdown cell with <script>, javascript: links and on*= attributes",
+        _simple(M1, "partial", _add_markdown(SCRIPT_MARKDOWN)),
+        P1,
+        feedback_excludes=SCRIPT_STRINGS,
+    ),
     # ---- links (class 4)
-    Case("symlink-to-source", M1, "the notebook is a symbolic link to the instructor's "
-         "source notebook", _symlink_to_source, 0, log="is a symbolic link"),
-    Case("hardlink-to-source", M1, "the notebook is a hard link to a copy of the instructor's "
-         "notebook", _hardlink_to_source, 0, log="is a hard link"),
-    Case("linked-folder", M1, "the mission folder is a symbolic link to another hand-in",
-         _linked_folder, 0, log="is a symbolic link"),
+    Case(
+        "symlink-to-source",
+        M1,
+        "the notebook is a symbolic link to the instructor's source notebook",
+        _symlink_to_source,
+        0,
+        log="is a symbolic link",
+    ),
+    Case(
+        "hardlink-to-source",
+        M1,
+        "the notebook is a hard link to a copy of the instructor's notebook",
+        _hardlink_to_source,
+        0,
+        log="is a hard link",
+    ),
+    Case(
+        "linked-folder",
+        M1,
+        "the mission folder is a symbolic link to another hand-in",
+        _linked_folder,
+        0,
+        log="is a symbolic link",
+    ),
     # ---- one file must not stop the batch (class 6)
-    Case("deeply-nested", M2, "JSON nested 100,000 levels deep (RecursionError)",
-         _deeply_nested, 0, log="nests lists or objects too deeply"),
-    Case("metadata-wrong-type", M1, "a grade id that is a list and nbgrader metadata that is "
-         "a string", _simple(M1, "partial", _metadata_of_wrong_type), P1),
+    Case(
+        "deeply-nested",
+        M2,
+        "JSON nested 100,000 levels deep (RecursionError)",
+        _deeply_nested,
+        0,
+        log="nests lists or objects too deeply",
+    ),
+    Case(
+        "metadata-wrong-type",
+        M1,
+        "a grade id that is a list and nbgrader metadata that is a string",
+        _simple(M1, "partial", _metadata_of_wrong_type),
+        P1,
+    ),
     # ---- hostile student ids (class 8)
-    Case("id-forges-rows", M1, "a student id with newlines that forge a CSV row and a log "
-         "line", _simple(M1, "blank"), None, log="not a valid student id", student=FORGED_ROW),
-    Case("id-wildcard", M1, "the student id `*` (nbgrader's wildcard: every student)",
-         _simple(M1, "blank"), None, log="not a valid student id", student="*"),
-    Case("id-formula", M1, "a student id that is a spreadsheet formula",
-         _simple(M1, "blank"), None, log="not a valid student id",
-         student='=HYPERLINK("evil.example","10")'),
+    Case(
+        "id-forges-rows",
+        M1,
+        "a student id with newlines that forge a CSV row and a log line",
+        _simple(M1, "blank"),
+        None,
+        log="not a valid student id",
+        student=FORGED_ROW,
+    ),
+    Case(
+        "id-wildcard",
+        M1,
+        "the student id `*` (nbgrader's wildcard: every student)",
+        _simple(M1, "blank"),
+        None,
+        log="not a valid student id",
+        student="*",
+    ),
+    Case(
+        "id-formula",
+        M1,
+        "a student id that is a spreadsheet formula",
+        _simple(M1, "blank"),
+        None,
+        log="not a valid student id",
+        student='=HYPERLINK("evil.example","10")',
+    ),
     # ---- the sandbox as root, the network, the disk
-    Case("privilege-probe", M1, "reads its uid and capabilities, tries a nested user namespace",
-         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", STATUS_PROBE)),
-         P1),
-    Case("remounts-read-only-code", M4, "remounts helpers/, nbgrader and /usr writable",
-         _simple(M4, "partial", lambda nb: _prepend_to(nb, "train_mnist", REMOUNT)), P4),
-    Case("loopback-scan", M1, "lists the ports listening on loopback and connects to each",
-         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", LOOPBACK)), P1),
-    Case("iopub-snoop", M2, "subscribes to every loopback port to read other kernels' output",
-         _simple(M2, "partial", lambda nb: _prepend_to(nb, "train_with_early_stopping",
-                                                         IOPUB_SNOOP)), P2),
-    Case("port-hog", M1, "holds every ephemeral loopback port for 20 s",
-         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", PORT_HOG)), P1),
-    Case("fills-workdir", M1, "writes 3 x 400 MiB next to its notebook",
-         _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", FILL_WORKDIR)),
-         P1),
+    Case(
+        "privilege-probe",
+        M1,
+        "reads its uid and capabilities, tries a nested user namespace",
+        _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", STATUS_PROBE)),
+        P1,
+    ),
+    Case(
+        "remounts-read-only-code",
+        M4,
+        "remounts helpers/, nbgrader and /usr writable",
+        _simple(M4, "partial", lambda nb: _prepend_to(nb, "train_mnist", REMOUNT)),
+        P4,
+    ),
+    Case(
+        "loopback-scan",
+        M1,
+        "lists the ports listening on loopback and connects to each",
+        _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", LOOPBACK)),
+        P1,
+    ),
+    Case(
+        "iopub-snoop",
+        M2,
+        "subscribes to every loopback port to read other kernels' output",
+        _simple(
+            M2, "partial", lambda nb: _prepend_to(nb, "train_with_early_stopping", IOPUB_SNOOP)
+        ),
+        P2,
+    ),
+    Case(
+        "port-hog",
+        M1,
+        "holds every ephemeral loopback port for 20 s",
+        _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", PORT_HOG)),
+        P1,
+    ),
+    Case(
+        "fills-workdir",
+        M1,
+        "writes 3 x 400 MiB next to its notebook",
+        _simple(M1, "partial", lambda nb: _append_to(nb, "train_base_model", FILL_WORKDIR)),
+        P1,
+    ),
     # ---- NumPy backprop (mission 5)
-    Case("m5-numeric-gradient-backward", M5, "affine_backward returns finite-difference "
-         "gradients computed with helpers.gradcheck: right values, no backprop (affine lost)",
-         _simple(M5, "partial", lambda nb: _append_to(nb, "affine_layer", M5_NUMERIC_BACKWARD)),
-         P5 - 3),
-    Case("m5-patches-gradcheck", M5, "a partial answer also replaces helpers.gradcheck's "
-         "functions and np.allclose so that every check passes",
-         _simple(M5, "partial", lambda nb: _append_to(nb, "affine_layer", M5_PATCHES_GRADCHECK)),
-         0, log="replaces gradcheck.norm_relative_error"),
-    Case("m5-hidden-patch-of-checks", M5, "a partial answer also replaces the affine check "
-         "and its error measure through a name no scan follows (the kernel guard notices)",
-         _simple(M5, "partial", lambda nb: _append_to(nb, "affine_layer", M5_HIDDEN_PATCH)),
-         0, log="helpers.backprop_diagnosis"),
-    Case("m5-runs-solution-notebook", M5, "reads the instructor's notebook and exec()s its "
-         "answers (the sandbox hides it; exec is flagged)",
-         _simple(M5, "blank", lambda nb: _append_to(nb, "affine_layer", M5_RUNS_SOLUTION)), 0,
-         log="calls exec()"),
-    Case("m5-imports-solution", M5, "imports the solution as a module with importlib",
-         _simple(M5, "blank", lambda nb: _append_to(nb, "affine_layer", M5_IMPORTS_SOLUTION)),
-         0, log="imports importlib"),
-    Case("m5-fake-training", M5, "the training function returns untrained parameters, prints "
-         "a fake accuracy and a loss history that looks right (accuracy lost)",
-         _simple(M5, "partial",
-                 lambda nb: _append_to(nb, "train_two_layer_net", M5_FAKE_TRAINING)), P5),
-    Case("fills-scratch", M4, "writes 1.5 GiB to /tmp, 256 MiB to /dev/shm and 32 MiB to /",
-         _simple(M4, "partial", lambda nb: _prepend_to(nb, "train_mnist", FILL_SCRATCH)), P4),
+    Case(
+        "m5-numeric-gradient-backward",
+        M5,
+        "affine_backward returns finite-difference "
+        "gradients computed with helpers.gradcheck: right values, no backprop (affine lost)",
+        _simple(M5, "partial", lambda nb: _append_to(nb, "affine_layer", M5_NUMERIC_BACKWARD)),
+        P5 - 3,
+    ),
+    Case(
+        "m5-patches-gradcheck",
+        M5,
+        "a partial answer also replaces helpers.gradcheck's "
+        "functions and np.allclose so that every check passes",
+        _simple(M5, "partial", lambda nb: _append_to(nb, "affine_layer", M5_PATCHES_GRADCHECK)),
+        0,
+        log="replaces gradcheck.norm_relative_error",
+    ),
+    Case(
+        "m5-hidden-patch-of-checks",
+        M5,
+        "a partial answer also replaces the affine check "
+        "and its error measure through a name no scan follows (the kernel guard notices)",
+        _simple(M5, "partial", lambda nb: _append_to(nb, "affine_layer", M5_HIDDEN_PATCH)),
+        0,
+        log="helpers.backprop_diagnosis",
+    ),
+    Case(
+        "m5-runs-solution-notebook",
+        M5,
+        "reads the instructor's notebook and exec()s its "
+        "answers (the sandbox hides it; exec is flagged)",
+        _simple(M5, "blank", lambda nb: _append_to(nb, "affine_layer", M5_RUNS_SOLUTION)),
+        0,
+        log="calls exec()",
+    ),
+    Case(
+        "m5-imports-solution",
+        M5,
+        "imports the solution as a module with importlib",
+        _simple(M5, "blank", lambda nb: _append_to(nb, "affine_layer", M5_IMPORTS_SOLUTION)),
+        0,
+        log="imports importlib",
+    ),
+    Case(
+        "m5-fake-training",
+        M5,
+        "the training function returns untrained parameters, prints "
+        "a fake accuracy and a loss history that looks right (accuracy lost)",
+        _simple(M5, "partial", lambda nb: _append_to(nb, "train_two_layer_net", M5_FAKE_TRAINING)),
+        P5,
+    ),
+    Case(
+        "fills-scratch",
+        M4,
+        "writes 1.5 GiB to /tmp, 256 MiB to /dev/shm and 32 MiB to /",
+        _simple(M4, "partial", lambda nb: _prepend_to(nb, "train_mnist", FILL_SCRATCH)),
+        P4,
+    ),
 ]
-
 
 
 def write_corpus(folder: Path, cases=CASES) -> None:

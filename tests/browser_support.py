@@ -25,7 +25,9 @@ from helpers import QUIET_TF_LOG_LEVEL
 
 CHROMIUM = Path("/usr/bin/chromium")
 APT_PACKAGES = ("chromium", "chromium-driver")
-APT_COMMAND = "apt-get update && apt-get install -y --no-install-recommends " + " ".join(APT_PACKAGES)
+APT_COMMAND = "apt-get update && apt-get install -y --no-install-recommends " + " ".join(
+    APT_PACKAGES
+)
 # The notebooks' Korean glossary terms render as empty boxes without a Hangul font; Nanum is the
 # smallest Debian one (10 MB). Installed alongside Chromium when missing; screenshots only.
 HANGUL_FONT = ("fonts-nanum", Path("/usr/share/fonts/truetype/nanum"))
@@ -59,7 +61,9 @@ def ensure_chromium(timeout: float = 1200) -> Path:
     can_apt = shutil.which("apt-get") is not None and os.geteuid() == 0
     packages = [] if CHROMIUM.exists() else list(APT_PACKAGES)
     if packages and not can_apt:
-        where = "apt-get is not available" if shutil.which("apt-get") is None else "this is not root"
+        where = (
+            "apt-get is not available" if shutil.which("apt-get") is None else "this is not root"
+        )
         raise SetupError(f"{CHROMIUM} is missing and {where}; as root run:\n  {APT_COMMAND}")
     if can_apt and not font_dir.is_dir():
         packages.append(font_pkg)
@@ -87,7 +91,9 @@ def _apt_install(packages: list[str], timeout: float) -> None:
         except subprocess.TimeoutExpired:
             raise SetupError(f"`{' '.join(cmd)}` took more than {timeout:.0f} s") from None
         if done.returncode != 0:
-            raise SetupError(f"`{' '.join(cmd)}` failed ({done.returncode}):\n{done.stderr[-3000:]}")
+            raise SetupError(
+                f"`{' '.join(cmd)}` failed ({done.returncode}):\n{done.stderr[-3000:]}"
+            )
 
 
 def free_port() -> int:
@@ -174,10 +180,16 @@ def jupyter_lab(venv_bin: Path, root: Path, home: Path, start_timeout: float = 1
     port = free_port()
     log = home / "jupyter-lab.log"
     cmd = [
-        str(venv_bin / "jupyter"), "lab", "--no-browser",
-        f"--IdentityProvider.token={token}", f"--port={port}", "--ip=127.0.0.1",
-        f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
-        "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        str(venv_bin / "jupyter"),
+        "lab",
+        "--no-browser",
+        f"--IdentityProvider.token={token}",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.port_retries=0",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.expose_app_in_browser=True",
     ]
     if os.geteuid() == 0:
@@ -229,8 +241,10 @@ def _stop_group(proc: subprocess.Popen, grace: float = 15) -> None:
 def run_checked(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 600) -> str:
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
-        raise SetupError(f"`{' '.join(map(str, cmd))}` failed ({done.returncode}):\n"
-                         f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+        raise SetupError(
+            f"`{' '.join(map(str, cmd))}` failed ({done.returncode}):\n"
+            f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        )
     return done.stdout + done.stderr
 
 

@@ -23,7 +23,7 @@ RELEASE = REPO / "release"
 SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
 
 # The seed notes' Mission 3 model: Dropout after the softmax output, then another softmax.
-SEED_DROPOUT_MODEL = '''
+SEED_DROPOUT_MODEL = """
 def build_dropout_model(hidden_units=50, rate=0.5):
     model = keras.Sequential([
         keras.Input((28, 28, 1)),
@@ -35,7 +35,7 @@ def build_dropout_model(hidden_units=50, rate=0.5):
     ])
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     return model
-'''.strip()
+""".strip()
 
 # Partly correct submissions: which answer cells to replace (None: left as released) and
 # the automatic score they deserve. They run no training, so they grade in seconds.
@@ -95,18 +95,38 @@ def make_course(root: Path) -> Path:
     (root / "autograder").mkdir()
     for py in (REPO / "autograder").glob("*.py"):
         shutil.copy2(py, root / "autograder")
-    shutil.copytree(SOURCE, root / "source_notebooks",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copytree(
+        SOURCE,
+        root / "source_notebooks",
+        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+    )
     from autograder.release import generate
 
     generate(root)
     return root
 
 
-def run_grade(incoming: Path, course: Path, *options: str, timeout: float = 3600,
-              env: dict[str, str] | None = None):
+def run_grade(
+    incoming: Path,
+    course: Path,
+    *options: str,
+    timeout: float = 3600,
+    env: dict[str, str] | None = None,
+):
     """`make grade`'s code path on ``incoming`` into ``course``; the CompletedProcess."""
-    return subprocess.run([sys.executable, "-m", "autograder.grade", str(incoming),
-                           "--course-root", str(course), *options], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder.grade",
+            str(incoming),
+            "--course-root",
+            str(course),
+            *options,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )

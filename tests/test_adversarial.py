@@ -36,8 +36,11 @@ OPTIONS = ("--cell-timeout", str(CELL_TIMEOUT_S), "--timeout", str(WALL_CLOCK_S)
 
 
 def _hash_tree(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _protected_state() -> dict:
@@ -48,13 +51,23 @@ def _protected_state() -> dict:
     import helpers
     from helpers.datasets import data_dir
 
-    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"],
-                            cwd=REPO, capture_output=True, text=True, check=True).stdout
-    tracked = subprocess.run(["git", "ls-files", "-s"], cwd=REPO, capture_output=True,
-                             text=True, check=True).stdout
-    return {"data": _hash_tree(data_dir()), "git_status": status, "git_index": tracked,
-            "helpers": _hash_tree(Path(helpers.__file__).parent),
-            "nbgrader": _hash_tree(Path(nbgrader.__file__).parent)}
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    tracked = subprocess.run(
+        ["git", "ls-files", "-s"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    return {
+        "data": _hash_tree(data_dir()),
+        "git_status": status,
+        "git_index": tracked,
+        "helpers": _hash_tree(Path(helpers.__file__).parent),
+        "nbgrader": _hash_tree(Path(nbgrader.__file__).parent),
+    }
 
 
 def _rows(course: Path) -> dict[tuple[str, str], dict]:
@@ -97,9 +110,15 @@ def run(tmp_path_factory):
     csv_late = (course / "autograder" / "grades.csv").read_bytes()
     fourth = run_grade(late, course, "--jobs", "2")
     csv_again = (course / "autograder" / "grades.csv").read_bytes()
-    return {"course": course, "procs": (first, graded, third, fourth), "seconds": seconds,
-            "rows": (rows_earlier, rows_corpus, rows_late), "csv": (csv_late, csv_again),
-            "state": (before, after), "log": graded.stdout + graded.stderr}
+    return {
+        "course": course,
+        "procs": (first, graded, third, fourth),
+        "seconds": seconds,
+        "rows": (rows_earlier, rows_corpus, rows_late),
+        "csv": (csv_late, csv_again),
+        "state": (before, after),
+        "log": graded.stdout + graded.stderr,
+    }
 
 
 def _mkdir(path: Path) -> Path:
@@ -121,8 +140,11 @@ def test_case_gets_its_deserved_grade(run, case):
     else:
         row = mine[(case.student_id, case.mission)]
         assert float(row["score"]) == case.expected, (case.what, row)
-    lines = [ln for ln in run["log"].splitlines()
-             if re.match(rf"(FAILED|FLAGGED) {re.escape(shown(case.student_id))}/", ln)]
+    lines = [
+        ln
+        for ln in run["log"].splitlines()
+        if re.match(rf"(FAILED|FLAGGED) {re.escape(shown(case.student_id))}/", ln)
+    ]
     if case.log:
         assert len(lines) == 1 and case.log in lines[0], (case.log, lines)
     else:
@@ -131,8 +153,13 @@ def test_case_gets_its_deserved_grade(run, case):
 
 def test_max_scores_are_the_missions_own(run):
     """Changed points in a submission's metadata never change what a mission is worth."""
-    maxima = {"mission1_base_model": 10, "mission2_early_stopping": 10, "mission3_dropout": 15,
-              "mission4_callback_99": 10, "mission5_backprop_numpy": 18}
+    maxima = {
+        "mission1_base_model": 10,
+        "mission2_early_stopping": 10,
+        "mission3_dropout": 15,
+        "mission4_callback_99": 10,
+        "mission5_backprop_numpy": 18,
+    }
     for (_, mission), row in run["rows"][1].items():
         assert float(row["max_score"]) == maxima[mission], row
 
@@ -141,7 +168,7 @@ def test_each_failure_is_one_log_line(run):
     failed = [ln for ln in run["log"].splitlines() if ln.startswith(("FAILED", "FLAGGED"))]
     expected = {f"{shown(c.student_id)}/{c.mission}" for c in CASES if c.log}
     named = {ln.split()[1].rstrip(":") for ln in failed}
-    assert named == expected, (named ^ expected)
+    assert named == expected, named ^ expected
     assert len(failed) == len(expected)
 
 
@@ -153,7 +180,9 @@ def test_csv_has_one_row_per_real_student_and_mission(run):
     rows = list(csv.reader(text.splitlines(keepends=True)))
     assert all(len(r) == len(rows[0]) for r in rows)
     assert {r[3] for r in rows[1:]} == students
-    assert len(rows) - 1 == len(students) * len(MISSIONS)  # nbgrader's export: every student x mission
+    assert len(rows) - 1 == len(students) * len(
+        MISSIONS
+    )  # nbgrader's export: every student x mission
     assert all(line.startswith('"') for line in text.splitlines())  # every cell quoted
 
 
@@ -161,7 +190,8 @@ def test_log_lines_are_never_forged(run):
     """A newline in a student id never starts a line of its own in the log."""
     lines = run["log"].splitlines()
     assert [ln for ln in lines if "forger" in ln] == [
-        ln for ln in lines if ln.startswith("FAILED 'forger\\n")]
+        ln for ln in lines if ln.startswith("FAILED 'forger\\n")
+    ]
     assert len([ln for ln in lines if "forger" in ln]) == 1
     assert not any(ln.startswith(("graded_victim", f"{M1},")) for ln in lines)
 
@@ -206,8 +236,11 @@ def _hidden_test_lines() -> set[str]:
             for line in cell.source.splitlines():
                 if "BEGIN HIDDEN TESTS" in line or "END HIDDEN TESTS" in line:
                     inside = "BEGIN" in line
-                elif inside and len(line.strip()) >= 16 and json.dumps(line.strip())[1:-1] \
-                        not in release:
+                elif (
+                    inside
+                    and len(line.strip()) >= 16
+                    and json.dumps(line.strip())[1:-1] not in release
+                ):
                     found.add(line.strip())
     return found
 
@@ -223,8 +256,14 @@ def test_feedback_shows_no_hidden_test_and_runs_no_script(run):
         assert not leaked, (page, leaked[:3])
     for case in CASES:
         if case.feedback_excludes:
-            page = (run["course"] / "autograder" / "feedback" / case.student_id / case.mission
-                    / f"{case.mission}.html").read_text()
+            page = (
+                run["course"]
+                / "autograder"
+                / "feedback"
+                / case.student_id
+                / case.mission
+                / f"{case.mission}.html"
+            ).read_text()
             found = active_markup(page, case.feedback_excludes)
             assert not found, (case.name, found)
 
@@ -277,8 +316,9 @@ def test_kernel_is_unprivileged_even_when_grading_as_root(run):
 
 def test_read_only_folders_cannot_be_remounted(run):
     probe = _probe(run, "remounts-read-only-code", M4, "REMOUNT")
-    assert probe == {name: {"remounted": False, "wrote": False}
-                     for name in ("helpers", "nbgrader", "usr")}, probe
+    assert probe == {
+        name: {"remounted": False, "wrote": False} for name in ("helpers", "nbgrader", "usr")
+    }, probe
 
 
 def test_kernel_sees_no_port_of_another_kernel(run):
@@ -319,8 +359,11 @@ def test_memory_blowup_is_stopped(run):
 
 def test_deleted_test_cell_is_restored_and_graded(run):
     nb = nbformat.read(_autograded(run, "test-deleted", M1), as_version=4)
-    restored = [c for c in nb.cells if "test_structure" in c.source or
-                "was missing from the submission" in c.source]
+    restored = [
+        c
+        for c in nb.cells
+        if "test_structure" in c.source or "was missing from the submission" in c.source
+    ]
     assert restored, "the deleted test cell was not put back"
 
 
@@ -342,8 +385,10 @@ def test_a_clean_resubmission_drops_an_earlier_flag(run):
     assert float(corpus[("patches-tests", M1)]["score"]) == 0.0
     assert float(late[("patches-tests", M1)]["score"]) == 5.0
     third = run["procs"][2]
-    assert "note patches-tests/mission1_base_model: an earlier flag's zero overrides were " \
+    assert (
+        "note patches-tests/mission1_base_model: an earlier flag's zero overrides were "
         "removed" in third.stdout + third.stderr
+    )
 
 
 def test_regrading_gives_the_same_csv(run):
@@ -369,8 +414,9 @@ def test_no_process_is_left_running(run):
 # --------------------------------------------------------------------------- no sandbox
 def test_grading_refuses_without_a_sandbox(tmp_path):
     (tmp_path / "empty").mkdir()
-    proc = run_grade(tmp_path / "empty", tmp_path, env={"COURSE_BWRAP": "/nonexistent/bwrap"},
-                     timeout=300)
+    proc = run_grade(
+        tmp_path / "empty", tmp_path, env={"COURSE_BWRAP": "/nonexistent/bwrap"}, timeout=300
+    )
     assert proc.returncode == 1
     assert "bubblewrap (bwrap) is not installed" in proc.stderr
     assert "--no-sandbox" in proc.stderr

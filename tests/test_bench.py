@@ -9,8 +9,13 @@ import pytest
 
 @pytest.mark.slow
 def test_bench_runs_on_a_tiny_setting(repo, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--tiny", "--out", str(tmp_path)],
-                          cwd=repo, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--tiny", "--out", str(tmp_path)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["tiny"] is True and results["machine"]["cores"]
@@ -43,22 +48,36 @@ def test_targets_hold_or_fail_on_the_measured_figures():
 
     results = {
         "bench_seconds": 1799.0,
-        "notebooks": [{"notebook": "course/a.ipynb", "seconds": 299.0},
-                      {"notebook": "course/b.ipynb", "seconds": 1200.0},
-                      {"notebook": "source_notebooks/m/m.ipynb", "seconds": 400.0}],
-        "grading": [{"mission": "m1", "batch": 1, "seconds_per_submission": 59.0,
-                     "phases": {"overhead": 3.0}},
-                    {"mission": "m2", "batch": 1, "seconds_per_submission": 61.0,
-                     "phases": {"overhead": 3.1}},
-                    {"mission": "m2", "batch": 20, "seconds_per_submission": 90.0}],
-        "accuracy": [{"figure": "lecture06_cnn_test_accuracy", "measured": 0.9901},
-                     {"figure": "lecture07_cnn_test_accuracy", "measured": 0.9099}],
+        "notebooks": [
+            {"notebook": "course/a.ipynb", "seconds": 299.0},
+            {"notebook": "course/b.ipynb", "seconds": 1200.0},
+            {"notebook": "source_notebooks/m/m.ipynb", "seconds": 400.0},
+        ],
+        "grading": [
+            {
+                "mission": "m1",
+                "batch": 1,
+                "seconds_per_submission": 59.0,
+                "phases": {"overhead": 3.0},
+            },
+            {
+                "mission": "m2",
+                "batch": 1,
+                "seconds_per_submission": 61.0,
+                "phases": {"overhead": 3.1},
+            },
+            {"mission": "m2", "batch": 20, "seconds_per_submission": 90.0},
+        ],
+        "accuracy": [
+            {"figure": "lecture06_cnn_test_accuracy", "measured": 0.9901},
+            {"figure": "lecture07_cnn_test_accuracy", "measured": 0.9099},
+        ],
         "numpy_vs_keras": {"fast_over_keras": 0.2},
     }
     met = {t["target"]: t["met"] for t in targets(results)}
     assert met == {
         "whole `make bench` under 30 min": True,
-        "every notebook under 5 min": False,           # the mission notebook took 400 s
+        "every notebook under 5 min": False,  # the mission notebook took 400 s
         "lecture notebooks together under 25 min": True,  # 1,499 s
         "grading under 60 s per submission, every mission": False,  # m2 alone took 61 s
         "grading overhead (beyond the notebook's cells) at most 3 s, every mission": False,  # m2
@@ -72,17 +91,39 @@ def test_grading_alone_keeps_the_full_runs_other_sections(tmp_path):
     """`--only grading` replaces section 2 and says where the rest comes from."""
     from benchmarks.run import keep_other_sections, write_report
 
-    machine = {"cpu": "old cpu", "cores": 2, "gpu": "none", "memory": "8 GiB", "python": "3.11",
-               "host": "h"}
-    full = {"date": "2026-12-01 10:00", "machine": machine, "tiny": False,
-            "notebooks": [{"notebook": "course/a.ipynb", "seconds": 100.0, "under_5_min": True}],
-            "grading": [{"mission": "old"}], "grading_throughput": {"old": 1},
-            "accuracy": [{"figure": "x", "measured": 0.9}], "numpy_vs_keras": {"rows": 5},
-            "setup": [{"setup": "cold", "seconds": 9.0}], "bench_seconds": 1200.0}
+    machine = {
+        "cpu": "old cpu",
+        "cores": 2,
+        "gpu": "none",
+        "memory": "8 GiB",
+        "python": "3.11",
+        "host": "h",
+    }
+    full = {
+        "date": "2026-12-01 10:00",
+        "machine": machine,
+        "tiny": False,
+        "notebooks": [{"notebook": "course/a.ipynb", "seconds": 100.0, "under_5_min": True}],
+        "grading": [{"mission": "old"}],
+        "grading_throughput": {"old": 1},
+        "accuracy": [{"figure": "x", "measured": 0.9}],
+        "numpy_vs_keras": {"rows": 5},
+        "setup": [{"setup": "cold", "seconds": 9.0}],
+        "bench_seconds": 1200.0,
+    }
     (tmp_path / "results.json").write_text(json.dumps(full))
-    new = {"date": "2026-12-04 22:00", "machine": {**machine, "cpu": "new cpu"}, "tiny": False,
-           "notebooks": [], "grading": [], "grading_throughput": {}, "accuracy": [],
-           "numpy_vs_keras": {}, "setup": [], "bench_seconds": 300.0}
+    new = {
+        "date": "2026-12-04 22:00",
+        "machine": {**machine, "cpu": "new cpu"},
+        "tiny": False,
+        "notebooks": [],
+        "grading": [],
+        "grading_throughput": {},
+        "accuracy": [],
+        "numpy_vs_keras": {},
+        "setup": [],
+        "bench_seconds": 300.0,
+    }
     merged = keep_other_sections(new, tmp_path / "results.json")
     assert merged["notebooks"] == full["notebooks"] and merged["setup"] == full["setup"]
     assert merged["bench_seconds"] == 1200.0 and merged["grading"] == []

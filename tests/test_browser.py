@@ -51,8 +51,8 @@ VALIDATE = 600_000
 WRONG_BODIES = {
     "build_base_model": (
         "    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),\n"
-        "                              keras.layers.Dense(10, activation=\"softmax\")])\n"
-        "    model.compile(optimizer=\"sgd\", loss=\"mse\")\n"
+        '                              keras.layers.Dense(10, activation="softmax")])\n'
+        '    model.compile(optimizer="sgd", loss="mse")\n'
         "    return model\n"
     ),
     "train_base_model": "    return model.fit(x_train[:1000], y_train[:1000], epochs=1, verbose=0)\n",
@@ -68,7 +68,9 @@ def chromium() -> Path:
     try:
         return ensure_chromium()
     except SetupError as exc:
-        pytest.fail(f"{exc}\n(The browser test needs Debian's Chromium: {APT_COMMAND})", pytrace=False)
+        pytest.fail(
+            f"{exc}\n(The browser test needs Debian's Chromium: {APT_COMMAND})", pytrace=False
+        )
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +176,8 @@ def notebook_state(page) -> list[dict]:
 def answer_cells(cells: list[dict]) -> dict[str, int]:
     """The student's answer cells (nbgrader solution cells): grade_id -> index."""
     return {
-        c["nbgrader"]["grade_id"]: i for i, c in enumerate(cells)
+        c["nbgrader"]["grade_id"]: i
+        for i, c in enumerate(cells)
         if c["type"] == "code" and (c["nbgrader"] or {}).get("solution")
     }
 
@@ -209,8 +212,10 @@ def type_into_cell(page, index: int, text: str) -> None:
 def menu(page, top: str, item: str) -> None:
     """Click JupyterLab's menu bar entry ``top``, then its item ``item``."""
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(rf"^{re.escape(top)}$")).click()
-    page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel",
-                 has_text=re.compile(rf"^{re.escape(item)}$")).first.click()
+    page.locator(
+        ".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel",
+        has_text=re.compile(rf"^{re.escape(item)}$"),
+    ).first.click()
 
 
 def wait_run_all_done(page, timeout: float) -> list[dict]:
@@ -238,7 +243,9 @@ def wait_run_all_done(page, timeout: float) -> list[dict]:
 def error_outputs(cells: list[dict]) -> list[str]:
     return [
         f"cell {i}: {o.get('ename')}: {o.get('evalue')}"
-        for i, c in enumerate(cells) for o in c["outputs"] if o.get("output_type") == "error"
+        for i, c in enumerate(cells)
+        for o in c["outputs"]
+        if o.get("output_type") == "error"
     ]
 
 
@@ -283,7 +290,9 @@ def _lecture_title() -> str:
 def test_student_opens_first_lecture(page, lab):
     title = _lecture_title()
     open_notebook(page, lab, LECTURE)
-    tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel").first
+    tab = page.locator(
+        "#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel"
+    ).first
     assert Path(LECTURE).name in tab.inner_text()
     heading = page.locator(".jp-Notebook .jp-MarkdownOutput h1").first
     heading.wait_for(state="visible")
@@ -293,7 +302,9 @@ def test_student_opens_first_lecture(page, lab):
     plot = page.locator(".jp-Notebook .jp-OutputArea-output img").first
     plot.wait_for(state="attached")
     plot.scroll_into_view_if_needed()
-    width = page.wait_for_function("img => img.complete && img.naturalWidth", arg=plot.element_handle())
+    width = page.wait_for_function(
+        "img => img.complete && img.naturalWidth", arg=plot.element_handle()
+    )
     assert width.json_value() > 100, "the plot image did not render"
     shot(page, "01_lecture_plot")
 
@@ -322,7 +333,9 @@ def test_student_solves_and_validates_mission1(page, lab):
     cells = notebook_state(page)
     answers = answer_cells(cells)
     assert answers, "the student notebook has no answer cell"
-    assert sorted(answers) == sorted(solutions), f"answer cells {sorted(answers)} vs source {sorted(solutions)}"
+    assert sorted(answers) == sorted(solutions), (
+        f"answer cells {sorted(answers)} vs source {sorted(solutions)}"
+    )
     stubs = {gid: cells[i]["source"] for gid, i in answers.items()}
     for gid, stub in stubs.items():
         assert "raise NotImplementedError" in stub, f"answer cell {gid} is not a stub:\n{stub}"
@@ -377,4 +390,3 @@ def test_instructor_sees_missions_in_formgrader(page, lab):
     listed = sorted(names.all_inner_texts())
     shot(page, "06_formgrader_missions")
     assert listed == expected, f"formgrader lists {listed}, expected {expected}"
-

@@ -22,7 +22,18 @@ def test_mnist_facts():
     data = load_mnist()
     _check_shapes(data)
     (x_train, y_train), (_, y_test) = data
-    assert np.bincount(y_train).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert np.bincount(y_train).tolist() == [
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
+    ]
     assert y_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert y_train[25168] == 9
     assert x_train.max() == 255 and x_train.min() == 0

@@ -20,7 +20,10 @@ def test_version_drift_is_named_with_its_fix(monkeypatch):
 
 
 def test_old_helpers_is_named(monkeypatch):
-    with pytest.raises(envcheck.EnvironmentMismatch, match=r"helpers 0\.1\.0 is older than this notebook needs \(9\.0\)"):
+    with pytest.raises(
+        envcheck.EnvironmentMismatch,
+        match=r"helpers 0\.1\.0 is older than this notebook needs \(9\.0\)",
+    ):
         envcheck.check_environment(min_helpers="9.0", quiet=True)
 
 

@@ -53,12 +53,15 @@ def test_restore_metadata_strips_copies_and_renamed_ids():
     assert notes and "build_base_model" in notes[0] and "mine" in notes[0]
 
 
-@pytest.mark.parametrize("content, message", [
-    ("", "is an empty file"),
-    ('{"cells": [', "is not valid JSON"),
-    ("[1, 2]", "not a notebook"),
-    ('{"nbformat": 4, "cells": "nope"}', "is not a valid notebook"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "is an empty file"),
+        ('{"cells": [', "is not valid JSON"),
+        ("[1, 2]", "not a notebook"),
+        ('{"nbformat": 4, "cells": "nope"}', "is not a valid notebook"),
+    ],
+)
 def test_bad_files_are_refused_in_one_sentence(tmp_path, content, message):
     src = tmp_path / "in"
     src.mkdir()
@@ -79,30 +82,38 @@ def test_intake_copies_only_the_notebook(tmp_path):
     (src / "timestamp.txt").write_text("2026-11-23 10:00:00")
     nbformat.write(_release(), src / "my work.ipynb")
     taken = take_in(src, tmp_path / "out", M1, RELEASE)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{M1}.ipynb",
-                                                                     "timestamp.txt"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{M1}.ipynb", "timestamp.txt"]
     assert any("my work.ipynb" in n for n in taken.notes)
     assert any("helpers/" in n and "notes.txt" in n for n in taken.notes)
 
 
 def test_scan_flags_patching_and_leaves_honest_code_alone():
-    patched = ("import builtins\nkeras.Model.evaluate = lambda *a: [0, 1]\n"
-               "grading.assert_not_tampered = lambda: None\nsetattr(np, 'argmax', max)\n"
-               "x = sys.modules['helpers']\n")
+    patched = (
+        "import builtins\nkeras.Model.evaluate = lambda *a: [0, 1]\n"
+        "grading.assert_not_tampered = lambda: None\nsetattr(np, 'argmax', max)\n"
+        "x = sys.modules['helpers']\n"
+    )
     findings = scan_source(patched)
-    assert [f.split(":")[0] for f in findings] == ["line 1", "line 2", "line 3", "line 4",
-                                                   "line 5"]
+    assert [f.split(":")[0] for f in findings] == ["line 1", "line 2", "line 3", "line 4", "line 5"]
     assert "replaces keras.Model.evaluate" in findings[1]
-    honest = ("model = keras.Sequential([keras.Input((28, 28, 1))])\nmodel.trainable = False\n"
-              "self.model.stop_training = True\nhistory = model.fit(x, y)\nplt.rcParams['a'] = 1\n")
+    honest = (
+        "model = keras.Sequential([keras.Input((28, 28, 1))])\nmodel.trainable = False\n"
+        "self.model.stop_training = True\nhistory = model.fit(x, y)\nplt.rcParams['a'] = 1\n"
+    )
     assert scan_source(honest) == []
     assert scan_source("def broken(:\n") == []
 
 
 def test_sandbox_command_mounts_an_allow_list(tmp_path):
     runtime = tmp_path / "rt"
-    cmd = bwrap_command(Path("/usr/bin/bwrap"), str(runtime / "kernel.json"), str(tmp_path),
-                        [str(REPO / "helpers"), str(REPO / "data")], str(runtime), 2**20)
+    cmd = bwrap_command(
+        Path("/usr/bin/bwrap"),
+        str(runtime / "kernel.json"),
+        str(tmp_path),
+        [str(REPO / "helpers"), str(REPO / "data")],
+        str(runtime),
+        2**20,
+    )
     text = " ".join(cmd)
     assert f"--ro-bind {REPO / 'helpers'} {REPO / 'helpers'}" in text
     assert "--clearenv" in text and "--die-with-parent" in text
@@ -110,34 +121,62 @@ def test_sandbox_command_mounts_an_allow_list(tmp_path):
         assert secret not in text, secret
     assert f"--ro-bind {REPO} {REPO}" not in text  # never the whole repository
     # an unprivileged user without capabilities, in namespaces of its own, network included
-    assert "--unshare-all --unshare-user --disable-userns --uid 1000 --gid 1000 " \
-           "--cap-drop ALL" in text
+    assert (
+        "--unshare-all --unshare-user --disable-userns --uid 1000 --gid 1000 --cap-drop ALL" in text
+    )
     assert "--share-net" not in text
     # what it writes: one tmpfs of the budget, mounted before anything that may live under
     # /tmp (a clone there); its sockets' folder private; root and /dev read-only
-    first_bind = min(i for i, a in enumerate(cmd) if a in ("--bind", "--ro-bind", "--tmpfs")
-                     and cmd[i + 1] not in ("/usr", "/etc", "/opt", "/sys", "/bin", "/sbin",
-                                            "/lib", "/lib32", "/lib64", "/libx32"))
-    assert cmd[first_bind - 2:first_bind + 4] == ["--size", str(2**20), "--tmpfs", "/tmp",
-                                                  "--dir", str(tmp_path)]
+    first_bind = min(
+        i
+        for i, a in enumerate(cmd)
+        if a in ("--bind", "--ro-bind", "--tmpfs")
+        and cmd[i + 1]
+        not in (
+            "/usr",
+            "/etc",
+            "/opt",
+            "/sys",
+            "/bin",
+            "/sbin",
+            "/lib",
+            "/lib32",
+            "/lib64",
+            "/libx32",
+        )
+    )
+    assert cmd[first_bind - 2 : first_bind + 4] == [
+        "--size",
+        str(2**20),
+        "--tmpfs",
+        "/tmp",
+        "--dir",
+        str(tmp_path),
+    ]
     assert "--bind" not in cmd  # nothing on the grader's disk is writable
     assert f"--tmpfs {runtime} --ro-bind {runtime / 'kernel.json'}" in text
     assert "--remount-ro /dev --remount-ro /" in text
 
 
 def test_working_folder_outside_tmp_shares_the_budget(tmp_path):
-    cmd = bwrap_command(Path("/usr/bin/bwrap"), "/run/k/kernel.json", "/srv/course/s/m", [],
-                        "/run/k", 2**20)
+    cmd = bwrap_command(
+        Path("/usr/bin/bwrap"), "/run/k/kernel.json", "/srv/course/s/m", [], "/run/k", 2**20
+    )
     assert " ".join(cmd).count("--tmpfs") == 3  # the budget, the sockets, /dev/shm
-    assert "--size 1048576 --tmpfs /srv/course/s/m --dir /srv/course/s/m/.tmp " \
-           "--symlink /srv/course/s/m/.tmp /tmp" in " ".join(cmd)
+    assert (
+        "--size 1048576 --tmpfs /srv/course/s/m --dir /srv/course/s/m/.tmp "
+        "--symlink /srv/course/s/m/.tmp /tmp" in " ".join(cmd)
+    )
 
 
-@pytest.mark.parametrize(("info", "why"), [
-    ({"transport": "tcp", "ip": "127.0.0.1"}, "reachable only over 'ipc'"),
-    ({"transport": "ipc", "ip": "kernel-ipc"}, "is relative"),
-    ({"transport": "ipc", "ip": "/" + "x" * 110}, "longer than 107 bytes"),
-])
+@pytest.mark.parametrize(
+    ("info", "why"),
+    [
+        ({"transport": "tcp", "ip": "127.0.0.1"}, "reachable only over 'ipc'"),
+        ({"transport": "ipc", "ip": "kernel-ipc"}, "is relative"),
+        ({"transport": "ipc", "ip": "/" + "x" * 110}, "longer than 107 bytes"),
+    ],
+)
 def test_kernel_channels_refuse_what_the_sandbox_cannot_serve(tmp_path, info, why):
     ports = dict.fromkeys(("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"), 1)
     (tmp_path / "k.json").write_text(json.dumps({**info, **ports}))
@@ -212,19 +251,27 @@ def test_a_linked_submission_folder_is_refused(tmp_path):
 
 
 # --------------------------------------------------------------------------- odd fields
-@pytest.mark.parametrize("content, message", [
-    ('{"nbformat": 4, "metadata": ' + "[" * 50_000 + "]" * 50_000 + ', "cells": []}',
-     "too deeply"),
-    ('{"nbformat": 4, "metadata": {"x": ' + "[" * 100 + "]" * 100 + '}, "cells": []}',
-     "over 64 levels deep"),
-    ('{"nbformat": "4", "cells": []}', "has nbformat '4'"),
-    ('{"nbformat": 4, "cells": [' + ",".join(["{}"] * 5001) + "]}", "5001 cells"),
-    ("\xff\xfe not text", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            '{"nbformat": 4, "metadata": ' + "[" * 50_000 + "]" * 50_000 + ', "cells": []}',
+            "too deeply",
+        ),
+        (
+            '{"nbformat": 4, "metadata": {"x": ' + "[" * 100 + "]" * 100 + '}, "cells": []}',
+            "over 64 levels deep",
+        ),
+        ('{"nbformat": "4", "cells": []}', "has nbformat '4'"),
+        ('{"nbformat": 4, "cells": [' + ",".join(["{}"] * 5001) + "]}", "5001 cells"),
+        ("\xff\xfe not text", "not valid JSON"),
+    ],
+)
 def test_odd_fields_fail_alone_with_one_sentence(tmp_path, content, message):
     src = _submission(tmp_path)
-    (src / f"{M1}.ipynb").write_bytes(content.encode("latin-1") if content.startswith("\xff")
-                                      else content.encode())
+    (src / f"{M1}.ipynb").write_bytes(
+        content.encode("latin-1") if content.startswith("\xff") else content.encode()
+    )
     with pytest.raises(IntakeError, match=message):
         take_in(src, tmp_path / "out", M1, RELEASE)
 
@@ -243,12 +290,27 @@ def test_grading_metadata_of_the_wrong_type_is_stripped():
 
 
 # --------------------------------------------------------------------------- ids, log, CSV
-@pytest.mark.parametrize("name, ok", [
-    ("s123", True), ("jane.doe-2", True), ("A_b", True), ("x" * 64, True),
-    ("*", False), ("a*", False), ("=1+2", False), ("-rf", False), (".hidden", False),
-    ("a b", False), ("a\nb", False), ("x" * 65, False), ("", False), ("é", False),
-    ("a/b", False), ("..", False),
-])
+@pytest.mark.parametrize(
+    "name, ok",
+    [
+        ("s123", True),
+        ("jane.doe-2", True),
+        ("A_b", True),
+        ("x" * 64, True),
+        ("*", False),
+        ("a*", False),
+        ("=1+2", False),
+        ("-rf", False),
+        (".hidden", False),
+        ("a b", False),
+        ("a\nb", False),
+        ("x" * 65, False),
+        ("", False),
+        ("é", False),
+        ("a/b", False),
+        ("..", False),
+    ],
+)
 def test_student_id_pattern(name, ok):
     from autograder.grade import STUDENT_ID
 
@@ -287,35 +349,42 @@ def test_csv_cells_are_quoted_and_formulas_neutralised(tmp_path):
             gb.add_student(student, first_name="@SUM(A1)", last_name="+1")
     text = export_csv(tmp_path).read_text()
     rows = list(csv.DictReader(text.splitlines(keepends=True)))
-    assert [r["student_id"] for r in rows] == ["'=HYPERLINK(1)", "a,comma", "b-student",
-                                               "x\ny,forged,row"]
+    assert [r["student_id"] for r in rows] == [
+        "'=HYPERLINK(1)",
+        "a,comma",
+        "b-student",
+        "x\ny,forged,row",
+    ]
     assert {r["first_name"] for r in rows} == {"'@SUM(A1)"} and rows[0]["score"] == "0.0"
     assert text.startswith('"assignment","duedate"')
 
 
 # --------------------------------------------------------------------------- scan
-@pytest.mark.parametrize("source, finding", [
-    ("import helpers.grading as g\ng.assert_not_tampered = None", "replaces g.assert"),
-    ("from helpers import grading as q\nq.check = None", "replaces q.check"),
-    ("M = keras.Model\nN = M\nN.fit = None", "replaces N.fit"),
-    ("from helpers import grading\nvars(grading)['x'] = 1", "vars()"),
-    ("grading.__dict__['x'] = 1", ".__dict__"),
-    ("get_ipython().events.register('pre_run_cell', f)", "get_ipython"),
-    ("ip.input_transformers_cleanup.append(f)", ".input_transformers_cleanup"),
-    ("ip.ast_transformers.append(t)", ".ast_transformers"),
-    ("ip.set_custom_exc((Exception,), f)", ".set_custom_exc"),
-    ("import sys\nsys.settrace(f)", ".settrace"),
-    ("f.__code__ = g.__code__", ".__code__"),
-    ("f.__closure__[0].cell_contents = 1", ".__closure__"),
-    ("import gc", "imports gc"),
-    ("import importlib", "imports importlib"),
-    ("from ctypes import pythonapi", "imports ctypes"),
-    ("import inspect", "imports inspect"),
-    ("print(In[3])", "uses In"),
-    ("print(_i4)", "uses _i4"),
-    ("x = getattr(obj, '__globals__')", "__globals__ through getattr"),
-    ("code = compile('1', 'x', 'eval')", "calls compile()"),
-])
+@pytest.mark.parametrize(
+    "source, finding",
+    [
+        ("import helpers.grading as g\ng.assert_not_tampered = None", "replaces g.assert"),
+        ("from helpers import grading as q\nq.check = None", "replaces q.check"),
+        ("M = keras.Model\nN = M\nN.fit = None", "replaces N.fit"),
+        ("from helpers import grading\nvars(grading)['x'] = 1", "vars()"),
+        ("grading.__dict__['x'] = 1", ".__dict__"),
+        ("get_ipython().events.register('pre_run_cell', f)", "get_ipython"),
+        ("ip.input_transformers_cleanup.append(f)", ".input_transformers_cleanup"),
+        ("ip.ast_transformers.append(t)", ".ast_transformers"),
+        ("ip.set_custom_exc((Exception,), f)", ".set_custom_exc"),
+        ("import sys\nsys.settrace(f)", ".settrace"),
+        ("f.__code__ = g.__code__", ".__code__"),
+        ("f.__closure__[0].cell_contents = 1", ".__closure__"),
+        ("import gc", "imports gc"),
+        ("import importlib", "imports importlib"),
+        ("from ctypes import pythonapi", "imports ctypes"),
+        ("import inspect", "imports inspect"),
+        ("print(In[3])", "uses In"),
+        ("print(_i4)", "uses _i4"),
+        ("x = getattr(obj, '__globals__')", "__globals__ through getattr"),
+        ("code = compile('1', 'x', 'eval')", "calls compile()"),
+    ],
+)
 def test_scan_follows_aliases_and_flags_the_machinery(source, finding):
     assert any(finding in f for f in scan_source(source)), scan_source(source)
 
@@ -338,8 +407,13 @@ def test_scan_leaves_honest_notebook_code_alone():
 # --------------------------------------------------------------------------- feedback
 def _test_cell(source="assert False", outputs=()):
     cell = nbformat.v4.new_code_cell(source)
-    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True,
-                                 "grade_id": "t1", "points": 1}
+    cell.metadata["nbgrader"] = {
+        "grade": True,
+        "solution": False,
+        "locked": True,
+        "grade_id": "t1",
+        "points": 1,
+    }
     cell.outputs = list(outputs)
     return cell
 
@@ -348,15 +422,24 @@ def test_feedback_keeps_only_a_test_cells_one_line_message():
     from autograder.feedback import MAX_MESSAGE, HideTestCode
 
     hidden = "grading.assert_secret_check(model, threshold=0.97)"
-    cell = _test_cell(f"print(1)\n### BEGIN HIDDEN TESTS\n{hidden}\n", [
-        nbformat.v4.new_output("stream", name="stdout", text=f"{hidden}\n"),
-        nbformat.v4.new_output("display_data", data={"text/plain": hidden}),
-        nbformat.v4.new_output("error", ename="AssertionError", evalue="line 1\n" + "x" * 900,
-                               traceback=["frame", hidden]),
-    ])
+    cell = _test_cell(
+        f"print(1)\n### BEGIN HIDDEN TESTS\n{hidden}\n",
+        [
+            nbformat.v4.new_output("stream", name="stdout", text=f"{hidden}\n"),
+            nbformat.v4.new_output("display_data", data={"text/plain": hidden}),
+            nbformat.v4.new_output(
+                "error",
+                ename="AssertionError",
+                evalue="line 1\n" + "x" * 900,
+                traceback=["frame", hidden],
+            ),
+        ],
+    )
     answer = nbformat.v4.new_code_cell("print(In)")
-    answer.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"['{hidden}']"),
-                      nbformat.v4.new_output("stream", name="stdout", text="epoch 1\n")]
+    answer.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text=f"['{hidden}']"),
+        nbformat.v4.new_output("stream", name="stdout", text="epoch 1\n"),
+    ]
     nb = nbformat.v4.new_notebook(cells=[cell, answer])
     nb, _ = HideTestCode().preprocess(nb, {})
     assert [o.output_type for o in nb.cells[0].outputs] == ["error"]
@@ -371,15 +454,18 @@ def test_feedback_keeps_only_a_test_cells_one_line_message():
 def test_feedback_html_runs_no_script():
     from autograder.feedback import SanitizeFeedback
 
-    evil = ('<script>alert(1)</script><img src=x onerror=alert(2)> [a](javascript:alert(3)) '
-            '<a href="JAVASCRIPT:alert(4)">b</a> <svg onload=alert(5)>')
+    evil = (
+        "<script>alert(1)</script><img src=x onerror=alert(2)> [a](javascript:alert(3)) "
+        '<a href="JAVASCRIPT:alert(4)">b</a> <svg onload=alert(5)>'
+    )
     md = nbformat.v4.new_markdown_cell(evil)
     code = nbformat.v4.new_code_cell("x")
     code.outputs = [
         nbformat.v4.new_output("display_data", data={"text/html": evil, "text/plain": "ok"}),
         nbformat.v4.new_output("display_data", data={"text/markdown": evil}),
-        nbformat.v4.new_output("display_data", data={"image/svg+xml": evil,
-                                                     "application/javascript": "alert(6)"}),
+        nbformat.v4.new_output(
+            "display_data", data={"image/svg+xml": evil, "application/javascript": "alert(6)"}
+        ),
     ]
     code.metadata["nbgrader"] = {"comment": evil}
     nb = nbformat.v4.new_notebook(cells=[md, code])
@@ -397,10 +483,13 @@ def test_feedback_html_runs_no_script():
 # --------------------------------------------------------------------------- kernel guard
 GUARD_CELLS = [
     ("instructor", "import numpy as np\n"),
-    ("answer", "def f(lines):\n    return ['pass\\n'] if 'secret' in ''.join(lines) else lines\n"
-               "get_ipython().input_transformers_cleanup.append(f)\n"
-               "get_ipython().events.register('pre_run_cell', lambda info: print('HOOK'))\n"
-               "import sys\nsys.modules['numpy'].argmax = len\nsecret = 1\n"),
+    (
+        "answer",
+        "def f(lines):\n    return ['pass\\n'] if 'secret' in ''.join(lines) else lines\n"
+        "get_ipython().input_transformers_cleanup.append(f)\n"
+        "get_ipython().events.register('pre_run_cell', lambda info: print('HOOK'))\n"
+        "import sys\nsys.modules['numpy'].argmax = len\nsecret = 1\n",
+    ),
     ("test", "secret = 2\nassert secret == 1, 'the test ran'\n"),
 ]
 
@@ -412,9 +501,13 @@ def _run_guarded(cells):
     for role, source in cells:
         cell = nbformat.v4.new_code_cell(source)
         if role != "answer":
-            cell.metadata["nbgrader"] = {"grade": role == "test", "solution": False,
-                                         "locked": True, "grade_id": f"c{len(nb.cells)}",
-                                         "points": 1}
+            cell.metadata["nbgrader"] = {
+                "grade": role == "test",
+                "solution": False,
+                "locked": True,
+                "grade_id": f"c{len(nb.cells)}",
+                "points": 1,
+            }
         nb.cells.append(cell)
     ep = GuardedExecute(timeout=60, kernel_name="python3", allow_errors=True)
     nb, _ = ep.preprocess(nb, {"metadata": {"path": str(REPO)}})
@@ -435,18 +528,25 @@ def test_kernel_guard_resets_transformers_and_hooks_before_a_test():
 
 
 def test_a_replaced_kernel_guard_is_noticed():
-    nb = _run_guarded([("instructor", "x = 1\n"), (
-        "answer", "import sys\nsetattr(sys, '__course_kernel_guard__', lambda *a: 'fake')\n"),
-        ("test", "assert x == 1\n")])
+    nb = _run_guarded(
+        [
+            ("instructor", "x = 1\n"),
+            ("answer", "import sys\nsetattr(sys, '__course_kernel_guard__', lambda *a: 'fake')\n"),
+            ("test", "assert x == 1\n"),
+        ]
+    )
     assert "gave no valid answer" in nb.cells[2].outputs[0].text
 
 
 def test_an_honest_notebook_gets_no_notice():
-    nb = _run_guarded([("instructor", "import numpy as np\nimport json\n"),
-                       ("answer", "import numpy as np\ndef f():\n    return np.ones(2)\n"),
-                       ("test", "assert f().sum() == 2\n")])
-    assert all(o.get("text", "").find("[grader-guard]") < 0 for c in nb.cells
-               for o in c.outputs)
+    nb = _run_guarded(
+        [
+            ("instructor", "import numpy as np\nimport json\n"),
+            ("answer", "import numpy as np\ndef f():\n    return np.ones(2)\n"),
+            ("test", "assert f().sum() == 2\n"),
+        ]
+    )
+    assert all(o.get("text", "").find("[grader-guard]") < 0 for c in nb.cells for o in c.outputs)
 
 
 def test_tamper_check_compares_grading_with_its_file_on_disk():
@@ -474,7 +574,13 @@ def test_tamper_check_compares_grading_with_its_file_on_disk():
 def test_names_rebound_by_instructor_cells_are_not_tampering():
     """A later read-only cell may rebind a name (``fig``) an earlier one bound; an answer
     cell may reuse a name no following test reads."""
-    nb = _run_guarded([("instructor", "fig = 1\ndata = 'mine'\n"), ("answer", "data = 'x'\n"),
-                       ("instructor", "fig = 2\n"), ("test", "assert fig == 2\n")])
+    nb = _run_guarded(
+        [
+            ("instructor", "fig = 1\ndata = 'mine'\n"),
+            ("answer", "data = 'x'\n"),
+            ("instructor", "fig = 2\n"),
+            ("test", "assert fig == 2\n"),
+        ]
+    )
     assert not any("[grader-guard]" in o.get("text", "") for c in nb.cells for o in c.outputs)
     assert not any(o.output_type == "error" for o in nb.cells[3].outputs)

@@ -63,11 +63,14 @@ def test_source_notebook_metadata(mission):
         if meta["solution"] and cell.cell_type == "code":
             assert "### BEGIN SOLUTION" in cell.source, cell.id
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert code[0].source.split() == "import helpers helpers.check_environment() "\
-        "helpers.seed_everything(42)".split()
+    assert (
+        code[0].source.split()
+        == "import helpers helpers.check_environment() helpers.seed_everything(42)".split()
+    )
     first_solution = next(i for i, c in enumerate(nb.cells) if nbmeta(c)["solution"])
-    grading_import = next(i for i, c in enumerate(nb.cells)
-                          if "from helpers import grading" in c.source)
+    grading_import = next(
+        i for i, c in enumerate(nb.cells) if "from helpers import grading" in c.source
+    )
     assert grading_import < first_solution and nbmeta(nb.cells[grading_import])["locked"]
     # the intro states the points
     intro = nb.cells[0].source
@@ -85,8 +88,10 @@ def test_test_cells_leave_no_value_behind(mission):
             continue
         last = ast.parse(cell.source).body[-1]
         ok = isinstance(last, ast.Assert) or (
-            isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
-            and ast.unparse(last.value.func).startswith("grading.assert_"))
+            isinstance(last, ast.Expr)
+            and isinstance(last.value, ast.Call)
+            and ast.unparse(last.value.func).startswith("grading.assert_")
+        )
         assert ok, f"{mission}: test cell {cell.id} ends in `{ast.unparse(last)}`"
         assert not any(o.output_type == "execute_result" for o in cell.get("outputs", [])), cell.id
 
@@ -94,8 +99,11 @@ def test_test_cells_leave_no_value_behind(mission):
 def test_grading_asserts_return_none(grading):
     import keras
 
-    model = _mlp(keras, keras.layers.Dense(50, activation="relu"),
-                 keras.layers.Dense(10, activation="softmax"))
+    model = _mlp(
+        keras,
+        keras.layers.Dense(50, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    )
     assert grading.assert_dense_architecture(model) is None
     assert grading.assert_compiled(model) is None
     import numpy as np
@@ -124,17 +132,41 @@ def test_release_is_clean(mission):
 def test_feedback_preprocessor_hides_test_code():
     cell = nbformat.v4.new_code_cell(
         "assert secret_check(model)\n### BEGIN HIDDEN TESTS\nhidden_thing()\n### END HIDDEN TESTS",
-        metadata={"nbgrader": {"grade": True, "grade_id": "t1", "locked": True, "points": 2,
-                               "schema_version": 3, "solution": False, "task": False}})
+        metadata={
+            "nbgrader": {
+                "grade": True,
+                "grade_id": "t1",
+                "locked": True,
+                "points": 2,
+                "schema_version": 3,
+                "solution": False,
+                "task": False,
+            }
+        },
+    )
     cell.outputs = [
         nbformat.v4.new_output("stream", name="stdout", text="checked\n"),
         nbformat.v4.new_output("stream", name="stderr", text="  File x, line 3, in hidden_thing\n"),
-        nbformat.v4.new_output("error", ename="AssertionError", evalue="Expected 50 units.",
-                               traceback=["Traceback", "----> 3 hidden_thing()", "AssertionError"]),
+        nbformat.v4.new_output(
+            "error",
+            ename="AssertionError",
+            evalue="Expected 50 units.",
+            traceback=["Traceback", "----> 3 hidden_thing()", "AssertionError"],
+        ),
     ]
-    student = nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {
-        "grade": False, "grade_id": "s", "locked": False, "schema_version": 3,
-        "solution": True, "task": False}})
+    student = nbformat.v4.new_code_cell(
+        "x = 1",
+        metadata={
+            "nbgrader": {
+                "grade": False,
+                "grade_id": "s",
+                "locked": False,
+                "schema_version": 3,
+                "solution": True,
+                "task": False,
+            }
+        },
+    )
     nb = nbformat.v4.new_notebook(cells=[cell, student])
     nb, _ = HideTestCode().preprocess(nb, {})
     assert nb.cells[0].source == "# Test `t1` (hidden tests not shown)"
@@ -161,24 +193,45 @@ def _mlp(keras, *layers):
 def test_architecture_messages(grading):
     import keras
 
-    good = _mlp(keras, keras.layers.Dense(50, activation="relu"),
-                keras.layers.Dense(10, activation="softmax"))
+    good = _mlp(
+        keras,
+        keras.layers.Dense(50, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    )
     grading.assert_dense_architecture(good, params=39_760)
     grading.assert_compiled(good)
     assert grading.describe_layers(good) == ["Flatten", "Dense(50, relu)", "Dense(10, softmax)"]
-    wide = _mlp(keras, keras.layers.Dense(64, activation="relu"),
-                keras.layers.Dense(10, activation="softmax"))
-    with pytest.raises(AssertionError, match="Expected 50 units in the hidden Dense layer, found 64"):
+    wide = _mlp(
+        keras,
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    )
+    with pytest.raises(
+        AssertionError, match="Expected 50 units in the hidden Dense layer, found 64"
+    ):
         grading.assert_dense_architecture(wide)
-    seed = _mlp(keras, keras.layers.Dense(50, activation="relu"),
-                keras.layers.Dense(10, activation="softmax"), keras.layers.Dropout(0.5),
-                keras.layers.Dense(10, activation="softmax"))
-    spec = [grading.LayerSpec("Flatten"), grading.LayerSpec("Dense", 50, "relu"),
-            grading.LayerSpec("Dropout", rate=0.5), grading.LayerSpec("Dense", 10, "softmax")]
+    seed = _mlp(
+        keras,
+        keras.layers.Dense(50, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(10, activation="softmax"),
+    )
+    spec = [
+        grading.LayerSpec("Flatten"),
+        grading.LayerSpec("Dense", 50, "relu"),
+        grading.LayerSpec("Dropout", rate=0.5),
+        grading.LayerSpec("Dense", 10, "softmax"),
+    ]
     with pytest.raises(AssertionError, match="Dropout comes after a softmax output layer"):
         grading.assert_layers(seed, spec)
-    sgd = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
-                            keras.layers.Dense(10, activation="softmax")])
+    sgd = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     sgd.compile(optimizer="sgd", loss="mse")
     with pytest.raises(AssertionError, match="Expected the Adam optimizer"):
         grading.assert_compiled(sgd)
@@ -193,16 +246,28 @@ def _activation_styles(keras):
     L = keras.layers  # noqa: N806 - the usual alias
     return {
         "strings": [L.Dense(50, activation="relu"), L.Dense(10, activation="softmax")],
-        "keras.activations": [L.Dense(50, activation=keras.activations.relu),
-                              L.Dense(10, activation=keras.activations.softmax)],
+        "keras.activations": [
+            L.Dense(50, activation=keras.activations.relu),
+            L.Dense(10, activation=keras.activations.softmax),
+        ],
         "tf.nn ops": [L.Dense(50, activation=tf.nn.relu), L.Dense(10, activation=tf.nn.softmax)],
-        "keras.ops": [L.Dense(50, activation=keras.ops.relu),
-                      L.Dense(10, activation=keras.ops.softmax)],
+        "keras.ops": [
+            L.Dense(50, activation=keras.ops.relu),
+            L.Dense(10, activation=keras.ops.softmax),
+        ],
         "ReLU/Softmax layers": [L.Dense(50), L.ReLU(), L.Dense(10), L.Softmax()],
-        "Activation layers": [L.Dense(50), L.Activation("relu"), L.Dense(10),
-                              L.Activation(tf.nn.softmax)],
-        "linear + Activation": [L.Dense(50, activation="linear"), L.Activation("relu"),
-                                L.Dense(10, activation=None), L.Activation("softmax")],
+        "Activation layers": [
+            L.Dense(50),
+            L.Activation("relu"),
+            L.Dense(10),
+            L.Activation(tf.nn.softmax),
+        ],
+        "linear + Activation": [
+            L.Dense(50, activation="linear"),
+            L.Activation("relu"),
+            L.Dense(10, activation=None),
+            L.Activation("softmax"),
+        ],
     }
 
 
@@ -213,12 +278,17 @@ def test_activation_is_judged_by_behaviour_in_every_style(grading):
     assert tf.nn.softmax.__name__ == "softmax_v2"  # why names cannot be trusted
     for style, layers in _activation_styles(keras).items():
         model = _mlp(keras, *layers)
-        assert grading.describe_layers(model) == ["Flatten", "Dense(50, relu)",
-                                                  "Dense(10, softmax)"], style
+        assert grading.describe_layers(model) == [
+            "Flatten",
+            "Dense(50, relu)",
+            "Dense(10, softmax)",
+        ], style
         grading.assert_dense_architecture(model, params=39_760, what=style)
     functional_in = keras.Input((28, 28, 1))
     hidden = keras.layers.Dense(50, activation=tf.nn.relu)(keras.layers.Flatten()(functional_in))
-    functional = keras.Model(functional_in, keras.layers.Dense(10, activation=tf.nn.softmax)(hidden))
+    functional = keras.Model(
+        functional_in, keras.layers.Dense(10, activation=tf.nn.softmax)(hidden)
+    )
     grading.assert_dense_architecture(functional, params=39_760)
     added = keras.Sequential()
     added.add(keras.layers.Flatten(input_shape=(28, 28, 1)))
@@ -237,18 +307,26 @@ def test_wrong_activation_fails_in_every_style(grading):
 
     L = keras.layers  # noqa: N806
     wrong = {
-        "sigmoid string": ([L.Dense(50, activation="sigmoid"), L.Dense(10, activation="softmax")],
-                           "Expected the hidden Dense layer to use the 'relu' activation, "
-                           "found 'sigmoid'"),
-        "tanh op": ([L.Dense(50, activation=tf.nn.tanh), L.Dense(10, activation="softmax")],
-                    "found 'tanh'"),
-        "no output activation": ([L.Dense(50), L.ReLU(), L.Dense(10)],
-                                 "Expected the output Dense layer to use the 'softmax' "
-                                 "activation, found 'linear'"),
-        "leaky layer": ([L.Dense(50), L.LeakyReLU(negative_slope=0.1), L.Dense(10),
-                         L.Softmax()], "found 'LeakyReLU (not a standard activation)'"),
-        "home-made": ([L.Dense(50, activation=lambda x: 2 * x), L.Dense(10, activation="softmax")],
-                      "not a standard activation"),
+        "sigmoid string": (
+            [L.Dense(50, activation="sigmoid"), L.Dense(10, activation="softmax")],
+            "Expected the hidden Dense layer to use the 'relu' activation, found 'sigmoid'",
+        ),
+        "tanh op": (
+            [L.Dense(50, activation=tf.nn.tanh), L.Dense(10, activation="softmax")],
+            "found 'tanh'",
+        ),
+        "no output activation": (
+            [L.Dense(50), L.ReLU(), L.Dense(10)],
+            "Expected the output Dense layer to use the 'softmax' activation, found 'linear'",
+        ),
+        "leaky layer": (
+            [L.Dense(50), L.LeakyReLU(negative_slope=0.1), L.Dense(10), L.Softmax()],
+            "found 'LeakyReLU (not a standard activation)'",
+        ),
+        "home-made": (
+            [L.Dense(50, activation=lambda x: 2 * x), L.Dense(10, activation="softmax")],
+            "not a standard activation",
+        ),
     }
     for style, (layers, message) in wrong.items():
         with pytest.raises(AssertionError, match=re.escape(message)):
@@ -261,30 +339,54 @@ def test_compile_is_judged_by_class_and_behaviour(grading):
 
     accepted = [
         ("adam", "categorical_crossentropy", ["accuracy"]),
-        (keras.optimizers.Adam(), keras.losses.CategoricalCrossentropy(),
-         [keras.metrics.CategoricalAccuracy(name="accuracy")]),
-        (tf.keras.optimizers.Adam(learning_rate=1e-3), keras.losses.categorical_crossentropy,
-         ["accuracy"]),
-        ("Adam", tf.keras.losses.CategoricalCrossentropy(), [keras.metrics.CategoricalAccuracy(
-            "accuracy")]),
+        (
+            keras.optimizers.Adam(),
+            keras.losses.CategoricalCrossentropy(),
+            [keras.metrics.CategoricalAccuracy(name="accuracy")],
+        ),
+        (
+            tf.keras.optimizers.Adam(learning_rate=1e-3),
+            keras.losses.categorical_crossentropy,
+            ["accuracy"],
+        ),
+        (
+            "Adam",
+            tf.keras.losses.CategoricalCrossentropy(),
+            [keras.metrics.CategoricalAccuracy("accuracy")],
+        ),
     ]
     for optimizer, loss, metrics in accepted:
         model = _mlp_uncompiled(keras)
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         grading.assert_compiled(model)
         assert grading.compile_settings(model) == {
-            "optimizer": "adam", "loss": "categorical_crossentropy", "metrics": ["accuracy"]}
+            "optimizer": "adam",
+            "loss": "categorical_crossentropy",
+            "metrics": ["accuracy"],
+        }
     rejected = [
         ("sgd", "categorical_crossentropy", ["accuracy"], "Expected the Adam optimizer, found SGD"),
         (keras.optimizers.AdamW(), "categorical_crossentropy", ["accuracy"], "found AdamW"),
         ("adam", "mse", ["accuracy"], "found 'mean_squared_error'"),
-        ("adam", keras.losses.CategoricalCrossentropy(from_logits=True), ["accuracy"],
-         "from_logits=False"),
+        (
+            "adam",
+            keras.losses.CategoricalCrossentropy(from_logits=True),
+            ["accuracy"],
+            "from_logits=False",
+        ),
         ("adam", "categorical_crossentropy", ["acc"], "logged as 'acc'"),
-        ("adam", "categorical_crossentropy", [keras.metrics.CategoricalAccuracy()],
-         "logged as 'categorical_accuracy'"),
-        ("adam", "categorical_crossentropy", [keras.metrics.Accuracy(name="accuracy")],
-         "does not compute classification accuracy"),
+        (
+            "adam",
+            "categorical_crossentropy",
+            [keras.metrics.CategoricalAccuracy()],
+            "logged as 'categorical_accuracy'",
+        ),
+        (
+            "adam",
+            "categorical_crossentropy",
+            [keras.metrics.Accuracy(name="accuracy")],
+            "does not compute classification accuracy",
+        ),
         ("adam", "categorical_crossentropy", None, "found metrics []"),
     ]
     for optimizer, loss, metrics, message in rejected:
@@ -297,36 +399,58 @@ def test_compile_is_judged_by_class_and_behaviour(grading):
 
 
 def _mlp_uncompiled(keras):
-    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
-                             keras.layers.Dense(10, activation="softmax")])
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def test_dropout_rate_zero_may_keep_or_leave_out_the_layer(grading):
     import keras
 
     def spec(units, rate):
-        return [grading.LayerSpec("Flatten"), grading.LayerSpec("Dense", units, "relu"),
-                grading.LayerSpec("Dropout", rate=rate), grading.LayerSpec("Dense", 10, "softmax")]
+        return [
+            grading.LayerSpec("Flatten"),
+            grading.LayerSpec("Dense", units, "relu"),
+            grading.LayerSpec("Dropout", rate=rate),
+            grading.LayerSpec("Dense", 10, "softmax"),
+        ]
 
     def model(units, rate, keep_identity):
         dropout = [keras.layers.Dropout(rate)] if rate > 0 or keep_identity else []
-        return _mlp(keras, keras.layers.Dense(units), keras.layers.ReLU(), *dropout,
-                    keras.layers.Dense(10, activation="softmax"))
+        return _mlp(
+            keras,
+            keras.layers.Dense(units),
+            keras.layers.ReLU(),
+            *dropout,
+            keras.layers.Dense(10, activation="softmax"),
+        )
 
     grading.assert_layers(model(16, 0.0, keep_identity=True), spec(16, 0.0))
     grading.assert_layers(model(16, 0.0, keep_identity=False), spec(16, 0.0))
     grading.assert_layers(model(64, 0.2, keep_identity=False), spec(64, 0.2))
-    with pytest.raises(AssertionError, match=r"Expected a dropout rate of 0 \(a Dropout\(0.0\) "
-                                             r"layer, or no Dropout layer at all\), found 0.5"):
+    with pytest.raises(
+        AssertionError,
+        match=r"Expected a dropout rate of 0 \(a Dropout\(0.0\) "
+        r"layer, or no Dropout layer at all\), found 0.5",
+    ):
         grading.assert_layers(model(16, 0.5, keep_identity=False), spec(16, 0.0))
     with pytest.raises(AssertionError, match="Expected 4 layers"):
         grading.assert_layers(model(64, 0.0, keep_identity=False), spec(64, 0.2))
     with pytest.raises(AssertionError, match="Expected a dropout rate of 0.2, found 0.5"):
         grading.assert_layers(model(64, 0.5, keep_identity=False), spec(64, 0.2))
     # The seed's mistake is still named when the softmax is a separate layer.
-    seed = _mlp(keras, keras.layers.Dense(50, activation="relu"), keras.layers.Dense(10),
-                keras.layers.Softmax(), keras.layers.Dropout(0.5),
-                keras.layers.Dense(10, activation="softmax"))
+    seed = _mlp(
+        keras,
+        keras.layers.Dense(50, activation="relu"),
+        keras.layers.Dense(10),
+        keras.layers.Softmax(),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(10, activation="softmax"),
+    )
     with pytest.raises(AssertionError, match="Dropout comes after a softmax output layer"):
         grading.assert_layers(seed, spec(50, 0.5))
 
@@ -343,7 +467,9 @@ def test_fit_record_reads_positional_and_keyword_arguments(grading):
         model.fit(x, y, 4, 1, 0, [stopper])
         model.fit(x=x, y=y, batch_size=8, epochs=1, verbose=0, callbacks=[stopper])
     assert [(f.batch_size, f.train_rows, f.callbacks) for f in fits] == [
-        (4, 8, [stopper]), (8, 8, [stopper])]
+        (4, 8, [stopper]),
+        (8, 8, [stopper]),
+    ]
     grading.assert_not_tampered()
 
 
@@ -359,8 +485,9 @@ def _exec_cells(golden, keras):
     return namespace
 
 
-@pytest.mark.parametrize("golden", [g for g in GOLDEN if g.mission != "mission2_early_stopping"],
-                         ids=lambda g: g.name)
+@pytest.mark.parametrize(
+    "golden", [g for g in GOLDEN if g.mission != "mission2_early_stopping"], ids=lambda g: g.name
+)
 def test_golden_answers_pass_the_quick_checks(grading, golden):
     """Each golden case's builder or callback, checked in-process as the notebooks' tests do
     (the slow grading pass then confirms the score); the rule cases fail where they should."""
@@ -368,8 +495,10 @@ def test_golden_answers_pass_the_quick_checks(grading, golden):
 
     ns = _exec_cells(golden, keras)
     if "build_base_model" in ns:
-        check = lambda: grading.assert_dense_architecture(ns["build_base_model"](),  # noqa: E731
-                                                          params=39_760)
+
+        def check():
+            return grading.assert_dense_architecture(ns["build_base_model"](), params=39_760)
+
         if golden.expected == 10:
             check()
             grading.assert_compiled(ns["build_base_model"]())
@@ -378,15 +507,22 @@ def test_golden_answers_pass_the_quick_checks(grading, golden):
                 check()
     if "build_dropout_model" in ns:
         for units, rate in ((50, 0.5), (64, 0.2), (16, 0.0), (128, 0.35)):
-            grading.assert_layers(ns["build_dropout_model"](hidden_units=units, rate=rate), [
-                grading.LayerSpec("Flatten"), grading.LayerSpec("Dense", units, "relu"),
-                grading.LayerSpec("Dropout", rate=rate), grading.LayerSpec("Dense", 10, "softmax")])
+            grading.assert_layers(
+                ns["build_dropout_model"](hidden_units=units, rate=rate),
+                [
+                    grading.LayerSpec("Flatten"),
+                    grading.LayerSpec("Dense", units, "relu"),
+                    grading.LayerSpec("Dropout", rate=rate),
+                    grading.LayerSpec("Dense", 10, "softmax"),
+                ],
+            )
         grading.assert_compiled(ns["build_dropout_model"]())
     if "StopAtAccuracy" in ns:
         logs = [{"accuracy": a} for a in (0.95, 0.989, 0.99, 0.995)]
         assert grading.run_callback_on_logs(ns["StopAtAccuracy"](), logs).stopped_after_epoch == 3
-        run = grading.run_callback_on_logs(ns["StopAtAccuracy"](), [{"loss": 0.1, "acc": 0.995}],
-                                           allow_errors=True)
+        run = grading.run_callback_on_logs(
+            ns["StopAtAccuracy"](), [{"loss": 0.1, "acc": 0.995}], allow_errors=True
+        )
         strict = run.error is not None and "accuracy" in str(run.error) and not run.stopped
         assert strict == (golden.expected == 10)
 
@@ -448,13 +584,15 @@ def test_accuracy_is_computed_from_outputs(grading):
 def test_callback_driver_and_early_stopping(grading):
     import keras
 
-    stopper = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=3,
-                                            restore_best_weights=True)
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_accuracy", patience=3, restore_best_weights=True
+    )
     logs = [{"val_accuracy": v} for v in (0.90, 0.92, 0.91, 0.915, 0.93, 0.925, 0.92, 0.929, 0.99)]
     run = grading.run_callback_on_logs(stopper, logs)
     assert run.stopped_after_epoch == 8 and run.epochs_run == 8
-    run = grading.run_callback_on_logs(keras.callbacks.EarlyStopping(monitor="val_accuracy",
-                                                                     patience=2), logs)
+    run = grading.run_callback_on_logs(
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=2), logs
+    )
     assert run.stopped_after_epoch == 4
 
     class Broken(keras.callbacks.Callback):
@@ -479,8 +617,11 @@ def test_tamper_detection(grading):
     try:
         np.argmax = lambda *a, **k: 0
         keras.Model.evaluate = lambda *a, **k: [0.0, 1.0]
-        with pytest.raises(AssertionError, match=r"keras\.Model\.evaluate.*numpy\.argmax|"
-                                                 r"numpy\.argmax.*keras\.Model\.evaluate"):
+        with pytest.raises(
+            AssertionError,
+            match=r"keras\.Model\.evaluate.*numpy\.argmax|"
+            r"numpy\.argmax.*keras\.Model\.evaluate",
+        ):
             grading.assert_not_tampered()
     finally:
         np.argmax, keras.Model.evaluate, builtins.print = saved
@@ -534,7 +675,9 @@ def graded(course):
 
 
 def _row(graded, student, mission):
-    matches = [r for r in graded["rows"] if r["student_id"] == student and r["assignment"] == mission]
+    matches = [
+        r for r in graded["rows"] if r["student_id"] == student and r["assignment"] == mission
+    ]
     assert len(matches) == 1, f"no single CSV row for {student}/{mission}"
     return matches[0]
 
@@ -601,8 +744,11 @@ def test_golden_submission_gets_its_deserved_score(graded, case):
 def test_golden_cases_cover_three_styles_per_mission():
     """With the reference, at least three correct styles per mission get full marks."""
     for mission in MISSIONS:
-        full = [c for c in GOLDEN if c.mission == mission
-                and c.expected == auto_points(source_nb(mission))]
+        full = [
+            c
+            for c in GOLDEN
+            if c.mission == mission and c.expected == auto_points(source_nb(mission))
+        ]
         assert len(full) >= 2, mission
 
 
@@ -619,8 +765,9 @@ def test_feedback_shows_messages_not_hidden_code(graded):
         for cell in source_nb(mission).cells:
             match = HIDDEN.search(cell.source)
             if match:
-                hidden_lines |= {ln.strip() for ln in match.group(1).splitlines()
-                                 if len(ln.strip()) > 25}
+                hidden_lines |= {
+                    ln.strip() for ln in match.group(1).splitlines() if len(ln.strip()) > 25
+                }
     pages = sorted((root / "autograder" / "feedback").glob("*/*/*.html"))
     assert len(pages) == 3 * len(MISSIONS) + len(GOLDEN)
     for page in pages:
@@ -631,8 +778,9 @@ def test_feedback_shows_messages_not_hidden_code(graded):
         leaked = [ln for ln in hidden_lines if ln in text]
         assert not leaked, f"{page} shows hidden test code: {leaked[:3]}"
         assert "HIDDEN TESTS" not in text and "assert_not_tampered" not in text
-    seed_page = _visible_text(root / "autograder" / "feedback" / "partial" / "mission3_dropout"
-                              / "mission3_dropout.html")
+    seed_page = _visible_text(
+        root / "autograder" / "feedback" / "partial" / "mission3_dropout" / "mission3_dropout.html"
+    )
     assert "Dropout comes after a softmax output layer" in seed_page
     assert "# Test `test_dropout_structure` (hidden tests not shown)" in seed_page
 
@@ -642,9 +790,14 @@ def test_blank_release_fails_every_test_under_validate_invert(course):
     notebooks = [str(course / "release" / m / f"{m}.ipynb") for m in MISSIONS]
     from autograder.release import nbgrader_env
 
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", "--invert", *notebooks],
-                          cwd=course, capture_output=True, text=True, timeout=1800,
-                          env=nbgrader_env())
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "validate", "--invert", *notebooks],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=nbgrader_env(),
+    )
     out = proc.stdout + proc.stderr
     assert out.count("Success! The notebook does not pass any tests.") == len(MISSIONS), out[-4000:]
 
@@ -654,9 +807,9 @@ def test_committed_release_matches_generated(course):
     for mission in MISSIONS:
         committed = release_nb(mission)
         generated = nbformat.read(course / "release" / mission / f"{mission}.ipynb", as_version=4)
-        assert [(c.cell_type, c.source) for c in committed.cells] == \
-            [(c.cell_type, c.source) for c in generated.cells], (
-            f"release/{mission} is out of date: run `make release`")
+        assert [(c.cell_type, c.source) for c in committed.cells] == [
+            (c.cell_type, c.source) for c in generated.cells
+        ], f"release/{mission} is out of date: run `make release`"
         assert [nbmeta(c) for c in committed.cells] == [nbmeta(c) for c in generated.cells]
 
 

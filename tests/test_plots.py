@@ -5,8 +5,12 @@ from helpers import plots
 
 
 def _history(n=3):
-    return {"accuracy": np.linspace(0.5, 0.9, n), "val_accuracy": np.linspace(0.4, 0.8, n),
-            "loss": np.linspace(1, 0.2, n), "val_loss": np.linspace(1.2, 0.5, n)}
+    return {
+        "accuracy": np.linspace(0.5, 0.9, n),
+        "val_accuracy": np.linspace(0.4, 0.8, n),
+        "loss": np.linspace(1, 0.2, n),
+        "val_loss": np.linspace(1.2, 0.5, n),
+    }
 
 
 def test_plot_history_single_and_many():
@@ -37,7 +41,9 @@ def test_plot_history_bad_input():
 
 @pytest.mark.parametrize("shape", [(6, 28, 28), (6, 28, 28, 1), (6, 784)])
 def test_image_grid_shapes(shape):
-    fig = plots.plot_image_grid(np.zeros(shape), labels=np.arange(6), predictions=[0, 1, 2, 0, 0, 0], ncols=3)
+    fig = plots.plot_image_grid(
+        np.zeros(shape), labels=np.arange(6), predictions=[0, 1, 2, 0, 0, 0], ncols=3
+    )
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles[0] == "0\npred 0"
     assert fig.axes[3].title.get_color() == "red"  # label 3, predicted 0

@@ -6,7 +6,11 @@ import yaml
 
 
 def _requirement_lines(text: str) -> list[str]:
-    return sorted(line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+    return sorted(
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
 
 
 def _lock_pins(repo) -> dict[str, list[tuple[str, str]]]:
@@ -23,7 +27,9 @@ def test_environment_yml_matches_requirements(repo):
     env = yaml.safe_load((repo / "environment.yml").read_text())
     pyproject = (repo / "pyproject.toml").read_text()
     requires = re.search(r'^requires-python = "([^"]+)"', pyproject, re.M).group(1)
-    assert f"python{requires}" in env["dependencies"], "environment.yml's Python must be requires-python's"
+    assert f"python{requires}" in env["dependencies"], (
+        "environment.yml's Python must be requires-python's"
+    )
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert "-c constraints.txt" in pip_section, "conda's pip must install under the same lock"
     pins = [line for line in pip_section if not line.startswith("-")]
@@ -32,7 +38,9 @@ def test_environment_yml_matches_requirements(repo):
 
 def test_every_requirement_is_pinned(repo):
     for line in _requirement_lines((repo / "requirements.txt").read_text()):
-        assert re.match(r"^[A-Za-z0-9_.-]+==[0-9][^ ;]*(; .+)?$", line), f"not pinned exactly: {line}"
+        assert re.match(r"^[A-Za-z0-9_.-]+==[0-9][^ ;]*(; .+)?$", line), (
+            f"not pinned exactly: {line}"
+        )
 
 
 def test_constraints_agree_with_requirements(repo):
@@ -49,7 +57,9 @@ def test_every_locked_pin_is_exact_and_split_only_by_markers(repo):
         for version, marker in versions:
             assert re.match(r"^[0-9][^ ]*$", version), f"{name}=={version} is not an exact pin"
             if len(versions) > 1:
-                assert marker, f"{name} is pinned {len(versions)} times, one of them without a marker"
+                assert marker, (
+                    f"{name} is pinned {len(versions)} times, one of them without a marker"
+                )
 
 
 def test_readme_commands_are_the_ones_ci_and_make_use(repo):
@@ -64,7 +74,9 @@ def test_readme_commands_are_the_ones_ci_and_make_use(repo):
 
 
 def test_nbgrader_gets_the_environment_first_on_path(repo):
-    assert re.search(r"^export PATH := \$\(VENV\)/bin:\$\(PATH\)", (repo / "Makefile").read_text(), re.M)
+    assert re.search(
+        r"^export PATH := \$\(VENV\)/bin:\$\(PATH\)", (repo / "Makefile").read_text(), re.M
+    )
 
 
 def test_data_sources_and_licences_are_documented(repo):

@@ -13,8 +13,14 @@ def _tiny_run():
     draws = (random.random(), float(np.random.rand()))
     x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
     y = (x.sum(axis=1) > 0).astype("int32")
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
-                              keras.layers.Dropout(0.3), keras.layers.Dense(2, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     hist = model.fit(x, y, epochs=2, batch_size=16, shuffle=True, verbose=0)
     return draws, hist.history["loss"], model.get_weights()[0]

@@ -159,7 +159,9 @@ def test_the_newest_supported_python_on_path_is_chosen(bare_machine):
     run = _run(checkout, env, ["bash", "tools/find_python.sh"])
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == str(bin_dir / "python3")
-    with_override = _run(checkout, {**env, "PYTHON": str(bin_dir / "python3.11")}, ["bash", "tools/find_python.sh"])
+    with_override = _run(
+        checkout, {**env, "PYTHON": str(bin_dir / "python3.11")}, ["bash", "tools/find_python.sh"]
+    )
     assert with_override.stdout.strip() == str(bin_dir / "python3.11"), "PYTHON overrides"
 
 

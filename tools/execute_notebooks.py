@@ -37,8 +37,11 @@ def code_fingerprints(nb: nbformat.NotebookNode) -> list[str]:
     One entry per code cell rather than one for the whole notebook, so that a mismatch
     can name the cells that changed. Markdown cells are left out: they produce no output.
     """
-    return [hashlib.sha256(cell.source.encode("utf-8")).hexdigest()[:16]
-            for cell in nb.cells if cell.cell_type == "code"]
+    return [
+        hashlib.sha256(cell.source.encode("utf-8")).hexdigest()[:16]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+    ]
 
 
 def stale_cells(nb: nbformat.NotebookNode) -> list[str] | None:
@@ -48,8 +51,11 @@ def stale_cells(nb: nbformat.NotebookNode) -> list[str] | None:
         return None
     recorded, current = record["code_sha256"], code_fingerprints(nb)
     code_cells = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
-    changed = [f"cell {i}" for i, old, new in zip(code_cells, recorded, current, strict=False)
-               if old != new]
+    changed = [
+        f"cell {i}"
+        for i, old, new in zip(code_cells, recorded, current, strict=False)
+        if old != new
+    ]
     if len(recorded) != len(current):
         changed.append(f"{len(recorded)} code cells when executed, {len(current)} now")
     return changed
@@ -58,8 +64,12 @@ def stale_cells(nb: nbformat.NotebookNode) -> list[str] | None:
 def execute(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
     seconds = time.perf_counter() - start
     nb.metadata[EXECUTION_KEY] = {"command": COMMAND, "code_sha256": code_fingerprints(nb)}
     nbformat.write(nb, path)

@@ -9,9 +9,9 @@ markers ``<!-- glossary:start -->`` and ``<!-- glossary:end -->``. Run
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from autograder.layout import REPO as ROOT
+
 START, END = "<!-- glossary:start -->", "<!-- glossary:end -->"
 
 
@@ -20,7 +20,11 @@ def rows() -> list[tuple[str, str, str]]:
     for part in sorted((ROOT / "course" / "glossary_parts").glob("*.md")):
         for line in part.read_text(encoding="utf-8").splitlines():
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if len(cells) != 3 or set(cells[0]) <= set("- ") or cells[0].lower().startswith("english"):
+            if (
+                len(cells) != 3
+                or set(cells[0]) <= set("- ")
+                or cells[0].lower().startswith("english")
+            ):
                 continue
             seen.setdefault(cells[0].lower(), tuple(cells))  # first definition wins
     return sorted(seen.values(), key=lambda r: r[0].lower())
@@ -35,7 +39,9 @@ def table() -> str:
 def main() -> None:
     readme = ROOT / "course" / "README.md"
     text = readme.read_text(encoding="utf-8")
-    new = re.sub(re.escape(START) + r".*?" + re.escape(END), f"{START}\n{table()}\n{END}", text, flags=re.S)
+    new = re.sub(
+        re.escape(START) + r".*?" + re.escape(END), f"{START}\n{table()}\n{END}", text, flags=re.S
+    )
     readme.write_text(new, encoding="utf-8")
     print(f"{readme}: {len(rows())} glossary rows")
 
