@@ -276,11 +276,16 @@ class ForkServer:
         gone = ForkServerError("the grading job server exited")
         if not ready.done():
             ready.set_exception(gone)
-        with self._lock:  # fail the jobs this server held (not those of a restarted one)
-            for server, pid, status in self._pending.values():
-                for future in (pid, status):
-                    if server is proc and not future.done():
-                        future.set_exception(gone)
+        with self._lock:  # the jobs this server held (not those of a restarted one)
+            orphans = [e for e in self._pending.values() if e[0] is proc]
+        for _, pid, status in orphans:
+            # Nobody reports their end any more: stop them, so that a job the grader has
+            # given up on cannot record a score after its FAILED line.
+            if pid.done() and not pid.exception() and not status.done():
+                kill_tree(pid.result())
+            for future in (pid, status):
+                if not future.done():
+                    future.set_exception(gone)
 
     # -- jobs
     def run(

@@ -562,13 +562,18 @@ def grade_folder(
                     report(outcome, log)
             log(f"grading {len(ready)} submission(s), {settings.jobs} at a time")
             graded = {}
-            with (
-                job_server(course, ready) as server,
-                ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool,
-            ):
-                for outcome in pool.map(lambda o: grade_one(course, o, settings, server), ready):
-                    report(outcome, log)
-                    graded[(outcome.student, outcome.mission)] = outcome
+            with job_server(course, ready) as server:
+                pool = ThreadPoolExecutor(max_workers=max(1, settings.jobs))
+                try:
+                    for outcome in pool.map(
+                        lambda o: grade_one(course, o, settings, server), ready
+                    ):
+                        report(outcome, log)
+                        graded[(outcome.student, outcome.mission)] = outcome
+                finally:
+                    # Normally every job is done here. Interrupted (Ctrl-C), the jobs not
+                    # started never start, and closing the server stops those running.
+                    pool.shutdown(wait=False, cancel_futures=True)
         csv_path = export_csv(course.root)
         log(f"wrote {csv_path} and feedback under {course.feedback}")
         outcomes = [graded.get((o.student, o.mission), o) for o in taken]
@@ -673,6 +678,14 @@ def main(argv=None) -> int:
     except PipelineError as exc:
         print(f"grading pipeline failed: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(
+            "grading interrupted: the jobs still running were stopped and the submissions "
+            "not started were left; what was graded keeps its grade in the gradebook, "
+            "grades.csv was not rewritten. Run the same command again to finish.",
+            file=sys.stderr,
+        )
+        return 130
     return 0
 
 

@@ -106,21 +106,36 @@ def test_jobs_from_several_threads_run_at_once(server, tmp_path):
     assert time.perf_counter() - start < 5.5  # three 2-second jobs, not one after another
 
 
-def test_a_dead_server_fails_its_jobs_clearly_and_the_next_job_gets_a_new_one(server, tmp_path):
+def test_a_dead_server_fails_its_jobs_clearly_stops_them_and_is_replaced(server, tmp_path):
     result = {}
+    pid_file = tmp_path / "grandchild.pid"
 
     def waiting_job() -> None:
         try:
-            server.run(["30"], _env(), tmp_path / "out", 60, target="forkserver_jobs:sleep")
+            server.run(
+                [str(pid_file)],
+                _env(),
+                tmp_path / "out",
+                60,
+                target="forkserver_jobs:hang_with_child",
+            )
         except ForkServerError as exc:
             result["error"] = str(exc)
 
     t = threading.Thread(target=waiting_job)
     t.start()
-    time.sleep(1)
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
     server._proc.kill()
     t.join(timeout=30)
     assert result.get("error") == "the grading job server exited"
+    # the orphaned job would otherwise go on (and could record a score after its FAILED line)
+    grandchild = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while not _gone(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _gone(grandchild)
     run = server.run(["0"], _env(), tmp_path / "again", 60, target="forkserver_jobs:report")
     assert run.code == 0 and server.restarts == 1
 
@@ -162,3 +177,77 @@ def test_a_server_that_cannot_start_says_so(tmp_path):
     srv = ForkServer(tmp_path, _env(), warm=("no_such_module_anywhere",))
     with pytest.raises(ForkServerError, match="did not start"):
         srv.start()
+
+
+@pytest.mark.slow
+def test_interrupting_make_grade_stops_its_jobs_and_says_what_happened(tmp_path):
+    """Ctrl-C while a submission is graded: the grader stops within seconds, says what
+    was kept, and leaves no job, kernel or sandbox of that course running."""
+    import signal
+    import subprocess
+    import sys
+
+    import nbformat
+    from mission_support import make_course, submission
+
+    course = make_course(_mkdir(tmp_path / "course"))
+    mission = "mission3_dropout"  # the slowest: still running when the signal comes
+    for student in ("ana", "ben", "cho"):
+        folder = _mkdir(tmp_path / "subs" / student / mission)
+        nbformat.write(submission(mission, "reference"), folder / f"{mission}.ipynb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "autograder.grade",
+            str(tmp_path / "subs"),
+            "--course-root",
+            str(course),
+            "--jobs",
+            "1",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        kernel = None
+        deadline = time.monotonic() + 300
+        while kernel is None and time.monotonic() < deadline:  # wait for the first kernel
+            time.sleep(0.5)
+            kernel = next(iter(_processes_of(course, "ipykernel")), None)
+        assert kernel is not None, "no kernel started"
+        family = psutil.Process(proc.pid).children(recursive=True)  # server, job, kernel...
+        assert len(family) >= 4, family
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "grading interrupted" in err and "Run the same command again" in err
+    assert "graded cho/" not in out  # the third submission never started
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not all(_gone(p.pid) for p in family):
+        time.sleep(0.2)
+    left = [p.pid for p in family if not _gone(p.pid)]
+    assert not left, [p for p in family if p.pid in left]
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path
+
+
+def _processes_of(course: Path, word: str = "") -> list[dict]:
+    """Live processes whose command line names ``course`` (and ``word``)."""
+    found = []
+    for p in psutil.process_iter(["pid", "cmdline", "status"]):
+        try:
+            line = " ".join(p.info["cmdline"] or [])
+        except psutil.Error:
+            continue
+        if str(course) in line and word in line and p.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(p.info)
+    return found
