@@ -7,7 +7,13 @@
 * ``nbgrader_run.py``: the one way nbgrader is started (limit, process-group kill).
 * ``gradebook.py``: reads and writes the gradebook (plain arguments, plain values).
 * ``release.py``: ``make release`` regenerates ``release/`` from ``source_notebooks/``.
-* ``grade.py``: ``make grade SUBMISSIONS=<dir>`` autogrades every submission.
+* ``grade.py``: ``make grade SUBMISSIONS=<dir>``: the pipeline that takes every submission
+  in, grades it and writes ``grades.csv``; ``grading_job.py``: one submission's job and what
+  it left (``Outcome``); ``nbgrader_job.py``: the job itself (autograde, flags, feedback in
+  one process); ``forkserver.py``: the warm process each job is forked from.
+* ``shards.py``: ``--shard I/N`` bundles and their merge (docs/grading-at-scale.md).
+* ``classroom.py`` and ``export.py``: ``make publish``, ``collect``, ``feedback`` and
+  ``export`` (grades.csv, grades_lms.csv) for a class on the hub.
 * ``feedback.py``: the feedback preprocessors that show a failing hidden test's
   message but never its code or prints, and clean student HTML.
 * ``intake.py``: checks a handed-in folder and copies only the notebook to be graded.
@@ -35,6 +41,10 @@ MISSIONS = (
     "mission4_callback_99",
     "mission5_backprop_numpy",
 )
+
+
+class PipelineError(RuntimeError):
+    """The grading pipeline itself failed (not a student's code)."""
 
 
 def db_url(root: Path = ROOT) -> str:

@@ -3,7 +3,7 @@
 Writes two files under ``autograder/``:
 
 * ``grades.csv`` -- nbgrader export's long format, one row per (mission, student), as
-  ``make grade`` writes it (autograder/grade.py: every cell quoted, formulas made inert);
+  ``make grade`` writes it (:func:`export_csv`: every cell quoted, formulas made inert);
 * ``grades_lms.csv`` -- the wide table Canvas' and Moodle's gradebook import take: one row
   per student of the roster, in roster order, then one column per mission (score after
   any late penalty) and a ``Late`` column naming the late missions.
@@ -28,13 +28,32 @@ import csv
 import sys
 from pathlib import Path
 
-from autograder import MISSIONS, ROOT
-from autograder.grade import PipelineError, export_csv
+from autograder import MISSIONS, ROOT, PipelineError
+from autograder import gradebook as gbk
 from autograder.gradebook import CSV_COLUMNS, csv_cell
 from autograder.layout import CourseLayout
 
 LMS_FILE = "grades_lms.csv"
 ID_COLUMNS = ["Student", "SIS User ID", "SIS Login ID", "Email"]
+
+
+def export_csv(root: Path) -> Path:
+    """Write ``autograder/grades.csv`` from the gradebook, every cell quoted.
+
+    Why not ``nbgrader export``: it writes ids and names unquoted, so a newline or a comma
+    in one forges rows; here the csv module quotes everything and formulas are neutralised.
+    """
+    course = CourseLayout.at(root)
+    target = course.grades_csv
+    try:
+        rows = gbk.grade_rows(course.db_url)
+    except Exception as exc:  # noqa: BLE001 - the gradebook itself is unusable
+        raise PipelineError(f"cannot read the gradebook to write {target}: {exc}") from exc
+    tmp = target.with_name(target.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows([CSV_COLUMNS, *rows])
+    tmp.replace(target)
+    return target
 
 
 def read_long(path: Path) -> dict[tuple[str, str], dict[str, str]]:

@@ -60,29 +60,30 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import dataclasses
-import json
 import os
 import re
-import shutil
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import MISSIONS
+from autograder import MISSIONS, PipelineError
 from autograder import gradebook as gbk
 from autograder import sandbox as sandboxing
+from autograder.export import export_csv
 from autograder.forkserver import ForkServer, ForkServerError
-from autograder.gradebook import CSV_COLUMNS, csv_cell  # noqa: F401 - part of this API
-from autograder.guarded_execute import PHASES_ENV
+from autograder.grading_job import (
+    DEFAULT_JOBS,
+    DEFAULT_TIMEOUT_S,
+    Outcome,
+    Settings,
+    grade_one,
+)
 from autograder.intake import IntakeError, take_in
 from autograder.layout import COURSE, REPO, CourseLayout
-from autograder.nbgrader_job import guard_findings  # noqa: F401 - part of this API
-from autograder.nbgrader_run import kill_tree, last_error, nbgrader_env  # noqa: F401
+from autograder.nbgrader_run import nbgrader_env
 from autograder.release import generate
 from autograder.shards import Shard, ShardError, default_bundle, write_bundle
 
@@ -93,57 +94,11 @@ from autograder.shards import Shard, ShardError, default_bundle, write_bundle
 # at most 64 characters: enough for university logins and e-mail local parts, none of
 # those dangers. Mission folder names must be one of MISSIONS.
 STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-DEFAULT_TIMEOUT_S = 900
-DEFAULT_JOBS = max(1, min(os.cpu_count() or 1, 4))
 UNSANDBOXED_WARNING = (
     "WARNING: grading WITHOUT a sandbox (--no-sandbox): student code runs with your rights "
     "and can read solutions and hidden tests, rewrite the gradebook and patch the grader. "
     "Do this only inside a throw-away container or as a separate user."
 )
-
-
-class PipelineError(RuntimeError):
-    """The grading pipeline itself failed (not a student's code)."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one (student, mission): taken in, then graded, or why not.
-
-    Two stages, two fields: ``taken_in`` (intake accepted it; nbgrader may grade it) and
-    ``graded`` (a score is in the gradebook). Each step returns a new Outcome.
-    """
-
-    student: str
-    mission: str
-    taken_in: bool = False
-    graded: bool = False
-    score: float | None = None
-    max_score: float | None = None
-    needs_manual: bool = False
-    seconds: float = 0.0
-    problems: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-    flags: tuple[str, ...] = ()
-    feedback: tuple[Path, ...] = ()
-    phases: dict = field(default_factory=dict)  # phase name -> seconds (benchmarks)
-
-    @property
-    def ok(self) -> bool:
-        """Graded: a score is recorded for this submission."""
-        return self.graded
-
-
-@dataclass(frozen=True)
-class Settings:
-    """How each submission runs: limits, parallelism and the kernel's sandbox."""
-
-    timeout: float = DEFAULT_TIMEOUT_S  # wall clock per submission, seconds
-    cell_timeout: float | None = None  # per cell; None: nbgrader_config.py's value
-    jobs: int = DEFAULT_JOBS
-    sandbox: bool = True
-    kernel_path: Path | None = None  # folder holding the sandboxed kernel spec
-    disk_budget: int = sandboxing.DEFAULT_DISK_BUDGET  # bytes a sandboxed kernel may write
 
 
 class Log:
@@ -175,19 +130,6 @@ def one_line(text: str) -> str:
 def shown(name: str) -> str:
     """A student id or mission as the log shows it: as is when valid, else escaped (repr)."""
     return name if STUDENT_ID.fullmatch(name) else ascii(name)
-
-
-def autograde_env(kernel_path: Path | None) -> tuple[list[str], dict[str, str]]:
-    """nbgrader's options and environment: the sandboxed ``python3`` kernel spec found
-    first, and the kernel's sockets in a folder of this nbgrader process's own."""
-    env = nbgrader_env()
-    if kernel_path is None:
-        return [], env
-    env["JUPYTER_PATH"] = os.pathsep.join(
-        [str(kernel_path), *filter(None, [env.get("JUPYTER_PATH")])]
-    )
-    runtime = Path(tempfile.mkdtemp(prefix="rt-", dir=kernel_path))
-    return sandboxing.nbgrader_options(runtime), env
 
 
 def prepare_sandbox(settings: Settings, workdir: Path, log: Log) -> Path | None:
@@ -302,148 +244,6 @@ def intake(course: CourseLayout, student: str, mission: str, src: Path) -> Outco
     )
 
 
-LOCKED = "database is locked"
-
-
-def grade_one(
-    course: CourseLayout, taken: Outcome, settings: Settings, server: ForkServer
-) -> Outcome:
-    """Autograde one taken-in submission and generate its feedback; never raises.
-
-    Returns a new Outcome (``taken`` is left as it was)."""
-    try:
-        return _grade_one(course, taken, settings, server)
-    except Exception as exc:  # noqa: BLE001 - one submission's failure stays its own
-        return dataclasses.replace(
-            taken,
-            graded=False,
-            problems=(*taken.problems, f"grading failed ({type(exc).__name__}: {str(exc)[:200]})"),
-        )
-
-
-def autograde_problem(code: int | None, out: str, timeout: float) -> str:
-    """The FAILED reason for an autograde run that did not finish cleanly."""
-    if code is None:
-        return (
-            f"autograde timed out after {timeout:.0f} s (killed); "
-            "no grade recorded for this submission"
-        )
-    why = last_error(out)
-    if "DeadKernelError" in out or "Kernel died" in out:
-        why = "the kernel died while running the notebook (os._exit, a crash or out of memory)"
-    elif "CellTimeoutError" in out:
-        why = (
-            "a cell ran past the per-cell time limit and did not stop when interrupted; "
-            "no grade recorded for this submission"
-        )
-    return f"autograde failed (exit {code}): {why}"
-
-
-def job_phases(timing: dict, result: dict, spawned: float, seconds: float) -> dict[str, float]:
-    """Split one grading job's wall time into its phases: nbgrader start-up (interpreter,
-    imports, configuration, copying the submission in), sandbox and kernel start, the
-    notebook's own cells, the hidden tests, autograde's finish (scores saved to the
-    gradebook, notebook written, kernel stopped), the flags, the feedback page."""
-    try:
-        first = timing["first_cell"] or timing["preprocess_end"]
-        end = result.get("autograde_end", spawned + seconds)
-        phases = {
-            "nbgrader_startup": timing["preprocess_start"] - spawned,
-            "kernel_start": first - timing["preprocess_start"],
-            "notebook_cells": timing["cells"]["answer"] + timing["cells"]["instructor"],
-            "hidden_tests": timing["cells"]["test"],
-            "autograde_finish": end - timing["preprocess_end"],
-        }
-        if timing.get("last_cell_end"):
-            phases["kernel_stop"] = timing["preprocess_end"] - timing["last_cell_end"]
-        if result.get("finished"):
-            phases["job_exit"] = spawned + seconds - result["finished"]
-    except (KeyError, TypeError):
-        return {"autograde": seconds}  # it never reached the notebook: one figure
-    if "flags_and_gradebook" in result:
-        phases["flags_and_gradebook"] = result["flags_and_gradebook"]
-    if "feedback" in result:
-        phases["feedback"] = result["feedback"]
-    if "kernel_max_rss_mib" in result:
-        phases["kernel_max_rss_mib"] = result["kernel_max_rss_mib"]  # memory, not seconds
-    return phases
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        value = json.loads(path.read_text())
-        return value if isinstance(value, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _grade_one(
-    course: CourseLayout, taken: Outcome, settings: Settings, server: ForkServer
-) -> Outcome:
-    """One grading job (``autograder/nbgrader_job.py``: autograde, flags, feedback in one
-    process forked from ``server``), then the score read back from the gradebook."""
-    student, mission = taken.student, taken.mission
-    start = time.perf_counter()
-    problems, notes = list(taken.problems), list(taken.notes)
-    options, env = autograde_env(settings.kernel_path)
-    if settings.cell_timeout:
-        options.append(f"--Execute.timeout={int(settings.cell_timeout)}")
-    own = Path(tempfile.mkdtemp(prefix="job-"))  # the job's result: out of the kernel's sight
-    env[PHASES_ENV] = str(own / "timing.json")
-    argv = [mission, student, "--result", str(own / "result.json"), "--", *options]
-    try:
-        for _attempt in range(3):
-            spawned = time.time()
-            run = server.run(argv, env, own / "output.txt", settings.timeout)
-            if not (run.code and LOCKED in run.output):
-                break
-            time.sleep(2)
-        result = _read_json(own / "result.json")
-        phases = {
-            **taken.phases,
-            **job_phases(_read_json(own / "timing.json"), result, spawned, run.seconds),
-        }
-    finally:
-        shutil.rmtree(own, ignore_errors=True)
-    flags = [str(f) for f in result.get("flags", [])]
-    score = None
-    if run.code != 0:
-        problems.append(autograde_problem(run.code, run.output, settings.timeout))
-    elif "flag_error" in result or "flags_and_gradebook" not in result:
-        problems.append(f"no score in the gradebook: {result.get('flag_error', 'no result')}")
-    else:
-        if result.get("cleared"):
-            notes.append(
-                "an earlier flag's zero overrides were removed: this submission was graded clean"
-            )
-        try:
-            t0 = time.perf_counter()
-            score = gbk.read_score(course.db_url, student, mission)
-            phases["flags_and_gradebook"] += time.perf_counter() - t0
-        except Exception as exc:  # noqa: BLE001 - report and carry on with the others
-            problems.append(f"no score in the gradebook: {exc}")
-    feedback: list[Path] = []
-    if score is not None:
-        folder = course.feedback_folder(student, mission)
-        feedback = sorted(folder.glob("*.html")) if folder.exists() else []
-        if result.get("feedback_error") or not feedback:
-            why = f"{result.get('feedback_error') or 'no page'}: {last_error(run.output)}"
-            problems.append(f"feedback not generated ({why})")
-    return dataclasses.replace(
-        taken,
-        graded=score is not None,  # a missing feedback page is a problem, not a lost grade
-        problems=tuple(problems),
-        notes=tuple(notes),
-        flags=tuple(flags),
-        feedback=tuple(feedback),
-        phases=phases,
-        seconds=time.perf_counter() - start,
-        score=score.score if score else None,
-        max_score=score.max_score if score else None,
-        needs_manual=score.needs_manual if score else False,
-    )
-
-
 @contextlib.contextmanager
 def job_server(course: CourseLayout, ready: list[Outcome]):
     """The warm process every grading job of this run is forked from (``autograder/
@@ -459,25 +259,6 @@ def job_server(course: CourseLayout, ready: list[Outcome]):
         yield server
     finally:
         server.close()
-
-
-def export_csv(root: Path) -> Path:
-    """Write ``autograder/grades.csv`` from the gradebook, every cell quoted.
-
-    Why not ``nbgrader export``: it writes ids and names unquoted, so a newline or a comma
-    in one forges rows; here the csv module quotes everything and formulas are neutralised.
-    """
-    course = CourseLayout.at(root)
-    target = course.grades_csv
-    try:
-        rows = gbk.grade_rows(course.db_url)
-    except Exception as exc:  # noqa: BLE001 - the gradebook itself is unusable
-        raise PipelineError(f"cannot read the gradebook to write {target}: {exc}") from exc
-    tmp = target.with_name(target.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows([CSV_COLUMNS, *rows])
-    tmp.replace(target)
-    return target
 
 
 def report(outcome: Outcome, log: Log) -> None:

@@ -199,7 +199,8 @@ def merge(
     log=print,
 ) -> list[str]:
     """Merge complete bundles into ``course``; return what is missing (empty: all there)."""
-    from autograder.grade import Log, ensure_gradebook, export_csv, find_submissions, refuse_names
+    from autograder.export import export_csv
+    from autograder.grade import Log, ensure_gradebook, find_submissions, refuse_names
 
     complete: dict[int, tuple[Path, dict]] = {}
     missing: list[str] = []

@@ -340,7 +340,7 @@ def test_csv_cells_are_quoted_and_formulas_neutralised(tmp_path):
     from nbgrader.api import Gradebook
 
     from autograder import db_url
-    from autograder.grade import export_csv
+    from autograder.export import export_csv
 
     (tmp_path / "autograder").mkdir()
     with Gradebook(db_url(tmp_path)) as gb:
