@@ -36,10 +36,10 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 from autograder.layout import REPO
 from helpers import metrics
+from tools.execute_notebooks import run_notebook
 
 ROOT = REPO  # autograder.layout knows where the repository is
 
@@ -112,19 +112,11 @@ def log(msg: str) -> None:
 
 
 def time_notebook(path: Path, metrics_file: Path, timeout: int = 900) -> float:
-    nb = nbformat.read(path, as_version=4)
     env_before = {k: os.environ.get(k) for k in (metrics.ENV_VAR, "COURSE_METRICS_SOURCE")}
     os.environ[metrics.ENV_VAR] = str(metrics_file)
     os.environ["COURSE_METRICS_SOURCE"] = path.stem
     try:
-        start = time.perf_counter()
-        NotebookClient(
-            nb,
-            timeout=timeout,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(path.parent)}},
-        ).execute()
-        return time.perf_counter() - start
+        return run_notebook(path, timeout)[1]
     finally:
         for k, v in env_before.items():
             if v is None:

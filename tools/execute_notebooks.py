@@ -61,16 +61,26 @@ def stale_cells(nb: nbformat.NotebookNode) -> list[str] | None:
     return changed
 
 
-def execute(path: Path) -> float:
+def run_notebook(
+    path: Path, timeout: float = CELL_TIMEOUT_S
+) -> tuple[nbformat.NotebookNode, float]:
+    """Execute ``path`` as the tests and the committed outputs do: a fresh ``python3``
+    kernel, in the notebook's own folder, ``timeout`` seconds a cell. Returns the executed
+    notebook (the file is not written) and the wall-clock seconds. The bench and
+    tools/kernel_memory.py run notebooks through here too, so all three measure one thing."""
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     NotebookClient(
         nb,
-        timeout=CELL_TIMEOUT_S,
+        timeout=timeout,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     ).execute()
-    seconds = time.perf_counter() - start
+    return nb, time.perf_counter() - start
+
+
+def execute(path: Path) -> float:
+    nb, seconds = run_notebook(path)
     nb.metadata[EXECUTION_KEY] = {"command": COMMAND, "code_sha256": code_fingerprints(nb)}
     nbformat.write(nb, path)
     return seconds

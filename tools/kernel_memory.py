@@ -19,7 +19,6 @@ import json
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 CELL_TIMEOUT_S = 900
@@ -27,18 +26,9 @@ CELL_TIMEOUT_S = 900
 
 def _run_one(path: Path) -> None:
     """In the child process: execute ``path``, then print the reaped kernel's peak RSS."""
-    import nbformat
-    from nbclient import NotebookClient
+    from tools.execute_notebooks import run_notebook
 
-    nb = nbformat.read(path, as_version=4)
-    start = time.perf_counter()
-    NotebookClient(
-        nb,
-        timeout=CELL_TIMEOUT_S,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    ).execute()
-    seconds = time.perf_counter() - start
+    _, seconds = run_notebook(path, CELL_TIMEOUT_S)
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux: KiB
     print(json.dumps({"peak_mib": peak_kib / 1024, "seconds": seconds}))
 
