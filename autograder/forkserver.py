@@ -180,9 +180,13 @@ def _try_send(fh, message: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m autograder.forkserver [MODULE ...]``: import the modules (default
-    :data:`WARM_MODULES`), then serve."""
-    argv = sys.argv[1:] if argv is None else argv
+    """``python -m autograder.forkserver --course ROOT [MODULE ...]``: import the modules
+    (default :data:`WARM_MODULES`), then serve. ``--course`` names the course the jobs
+    grade; it only labels the process: every job, a fork, shows the same command line,
+    so ``ps`` (and a test looking for leftovers) can tell which course a job belongs to."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--course"]:
+        argv = argv[2:]
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the client stops it by closing stdin
     warm_up(tuple(argv) if argv else WARM_MODULES)
     return serve()
@@ -212,7 +216,7 @@ class ForkServer:
     # -- life cycle
     def start(self) -> ForkServer:
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.forkserver", *self.warm],
+            [sys.executable, "-m", "autograder.forkserver", "--course", str(self.cwd), *self.warm],
             cwd=self.cwd,
             env=self.env,
             stdin=subprocess.PIPE,

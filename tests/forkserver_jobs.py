@@ -42,3 +42,9 @@ def hang_with_child(argv: list[str], started: float) -> int:
 
 def crash(argv: list[str], started: float) -> int:
     raise ValueError("the job broke")
+
+
+def command_line(argv: list[str], started: float) -> int:
+    """Print this process's command line as ps shows it."""
+    print(Path(f"/proc/{os.getpid()}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return 0

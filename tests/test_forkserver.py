@@ -251,3 +251,11 @@ def _processes_of(course: Path, word: str = "") -> list[dict]:
         if str(course) in line and word in line and p.info["status"] != psutil.STATUS_ZOMBIE:
             found.append(p.info)
     return found
+
+
+def test_every_job_names_its_course_on_its_command_line(server, tmp_path):
+    """A fork shows the server's command line: it carries the course, so a leftover job of a
+    grading run can be found by its course (tests/test_adversarial.py does)."""
+    run = server.run(["0"], _env(), tmp_path / "out", 60, target="forkserver_jobs:command_line")
+    assert run.code == 0
+    assert str(tmp_path) in run.output and "autograder.forkserver" in run.output
