@@ -86,6 +86,17 @@ def autograde_env(kernel_path: Path | None) -> tuple[list[str], dict[str, str]]:
 LOCKED = "database is locked"
 
 
+def locked_before_any_cell(code: int | None, output: str, timing: dict) -> bool:
+    """Whether a failed job should simply run again: the gradebook was locked by another
+    job, and no cell of the notebook had run yet.
+
+    Why "no cell": the job's output also carries text a student controls (a cell that
+    times out is quoted in the error). A notebook that says "database is locked" in a
+    looping cell must not buy itself three runs of the wall-clock limit. Before the first
+    cell, every line of the output is nbgrader's own."""
+    return bool(code) and LOCKED in output and not timing.get("first_cell")
+
+
 def grade_one(
     course: CourseLayout, taken: Outcome, settings: Settings, server: ForkServer
 ) -> Outcome:
@@ -174,16 +185,15 @@ def _grade_one(
     argv = [mission, student, "--result", str(own / "result.json"), "--", *options]
     try:
         for _attempt in range(3):
+            (own / "timing.json").unlink(missing_ok=True)
             spawned = time.time()
             run = server.run(argv, env, own / "output.txt", settings.timeout)
-            if not (run.code and LOCKED in run.output):
+            timing = _read_json(own / "timing.json")
+            if not locked_before_any_cell(run.code, run.output, timing):
                 break
             time.sleep(2)
         result = _read_json(own / "result.json")
-        phases = {
-            **taken.phases,
-            **job_phases(_read_json(own / "timing.json"), result, spawned, run.seconds),
-        }
+        phases = {**taken.phases, **job_phases(timing, result, spawned, run.seconds)}
     finally:
         shutil.rmtree(own, ignore_errors=True)
     flags = [str(f) for f in result.get("flags", [])]
