@@ -49,7 +49,9 @@ Student ids (folder names) must match :data:`STUDENT_ID`; others are not graded,
 shown escaped (``repr``) in their one FAILED line.
 
 Exit status: 0 when the pipeline ran, even if students' code failed or timed out;
-1 when the pipeline itself failed (no such folder, gradebook or export unusable).
+1 when the pipeline itself failed (no such folder, gradebook or export unusable); 130
+when interrupted (Ctrl-C): running jobs are stopped, what was graded keeps its grade, and
+the same command finishes the rest.
 ``--course-root`` grades into another copy of the course (tests use a scratch copy, so
 the repository's ``autograder/`` folder is never written). ``--shard I/N`` grades one
 shard of the folder and writes a bundle that ``python -m autograder.shards merge`` combines
