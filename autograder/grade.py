@@ -51,7 +51,7 @@ shown escaped (``repr``) in their one FAILED line.
 Exit status: 0 when the pipeline ran, even if students' code failed or timed out;
 1 when the pipeline itself failed (no such folder, gradebook or export unusable); 130
 when interrupted (Ctrl-C): running jobs are stopped, what was graded keeps its grade, and
-the same command finishes the rest.
+the same command grades the folder again, the rest included.
 ``--course-root`` grades into another copy of the course (tests use a scratch copy, so
 the repository's ``autograder/`` folder is never written). ``--shard I/N`` grades one
 shard of the folder and writes a bundle that ``python -m autograder.shards merge`` combines
@@ -465,7 +465,8 @@ def main(argv=None) -> int:
         print(
             "grading interrupted: the jobs still running were stopped and the submissions "
             "not started were left; what was graded keeps its grade in the gradebook, "
-            "grades.csv was not rewritten. Run the same command again to finish.",
+            "grades.csv was not rewritten. Run the same command again: it grades the folder "
+            "again, the rest included.",
             file=sys.stderr,
         )
         return 130
