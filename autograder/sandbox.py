@@ -26,7 +26,9 @@ IPython kernel under ``bwrap`` in new user, mount, PID, IPC, UTS and network nam
   the grader's disk: nothing it leaves behind reaches ``autograded/`` or ``feedback/``,
   and a kernel that writes more than the budget gets ``OSError: No space left on
   device`` in its cell. (Plus a 64 MiB ``/dev/shm``, as Docker gives, and a 1 MiB folder
-  for the sockets.) nbclient sends the notebook's code to the kernel, so the kernel never
+  for the sockets.) Its process-level stdout and stderr are a pipe to the launcher,
+  which passes on the first 64 KiB and drops the rest: the kernel holds no file of the
+  grader's open. nbclient sends the notebook's code to the kernel, so the kernel never
   needs the notebook file;
 * not there at all: everything else, among it ``source_notebooks/``, the rest of
   ``autograder/`` (gradebook, other submissions, other kernels' sockets), ``.git``,
@@ -57,6 +59,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from autograder import kernel_channels
@@ -69,6 +72,7 @@ DEFAULT_MEMORY = 8 * 2**30  # address space per kernel; TensorFlow training need
 DEFAULT_DISK_BUDGET = 512 * 2**20  # all a kernel may write; each mission's answer: 112 KiB
 SHM_SIZE = 64 * 2**20  # /dev/shm (multiprocessing's semaphores), Docker's default size
 CHANNEL_DIR_SIZE = 2**20  # the sockets' folder: sockets take no space
+KERNEL_OUTPUT_CAP = 64 * 2**10  # the kernel's own stdout/stderr that reaches the job's log
 SANDBOX_UID = SANDBOX_GID = 1000  # who the kernel is inside: an ordinary user, never root
 SYSTEM_DIRS = ("/usr", "/etc", "/opt", "/sys")
 MERGED_USR_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -321,6 +325,21 @@ def set_limits(memory: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def forward_capped(pipe, limit: int = KERNEL_OUTPUT_CAP, to=None) -> None:
+    """Copy the kernel's process-level output to this process's stderr (the grading
+    job's log), at most ``limit`` bytes; read and drop the rest, so a kernel writing
+    without end neither blocks on a full pipe nor fills the grader's disk."""
+    to = to if to is not None else sys.stderr.buffer
+    left = limit
+    while chunk := pipe.read1(65536):
+        if left > 0:
+            to.write(chunk[:left])
+            if len(chunk) >= left:
+                to.write(b"\n[grader] the kernel's own output was cut here\n")
+            to.flush()
+            left -= len(chunk)
+
+
 def launch(argv: list[str] | None = None) -> int:
     """Kernel spec entry point: limits, bwrap, the socket links; returns bwrap's status.
 
@@ -355,14 +374,23 @@ def launch(argv: list[str] | None = None) -> int:
         info_fd=info_write,
     )
     cmd += kernel_args
-    proc = subprocess.Popen(cmd, pass_fds=(info_write,))
+    # The kernel's own stdout and stderr (what ipykernel saves before it captures them)
+    # come to this process through a pipe, never the grading job's output file: that
+    # file lies outside the sandbox, so a kernel holding it could write past its disk
+    # budget onto the grader's disk, and the grader reads the whole file back.
+    proc = subprocess.Popen(
+        cmd, pass_fds=(info_write,), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     os.close(info_write)
+    forwarder = threading.Thread(target=forward_capped, args=(proc.stdout,), daemon=True)
+    forwarder.start()
     try:
         kernel_channels.link_sockets(sockets, kernel_channels.read_child_pid(info_read))
     except (kernel_channels.ChannelError, OSError, ValueError) as exc:
         print(f"[grader] cannot reach the sandboxed kernel: {exc}", file=sys.stderr)
         proc.kill()
     code = proc.wait()
+    forwarder.join(timeout=1)  # the last lines; a lingering writer holds no one up
     return code if code >= 0 else 128 - code
 
 

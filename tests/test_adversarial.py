@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from adversarial_corpus import CASES, CELL_TIMEOUT_S, M1, M2, M4, WALL_CLOCK_S, write_corpus
+from adversarial_corpus import CASES, CELL_TIMEOUT_S, M1, M2, M4, M5, WALL_CLOCK_S, write_corpus
 from mission_support import REPO, SOURCE, make_course, run_grade, submission
 
 from autograder import MISSIONS
@@ -345,6 +345,12 @@ def test_disk_budget_holds_and_nothing_reaches_the_grader_disk(run):
     written = _probe(run, "fills-scratch", M4, "DISK")  # MiB
     assert written["tmp"] <= DEFAULT_DISK_BUDGET / 2**20 < 48 * 32, written
     assert written["shm"] <= 64 and written["root"] == 0, written
+
+
+def test_kernel_holds_no_writable_file_of_the_grader(run):
+    """Its own stdout and stderr are a pipe to the sandbox's launcher (which passes on
+    64 KiB), not the grading job's output file on the grader's disk."""
+    assert _probe(run, "m5-writes-past-budget-via-stdio", M5, "STDIO") == {"outside": []}
 
 
 def test_output_is_cut_while_the_cell_runs(run):
