@@ -244,7 +244,11 @@ def writable_mounts(workdir: str, disk_budget: int) -> list[str]:
     size = ["--size", str(disk_budget), "--tmpfs"]
     if Path(workdir).is_relative_to("/tmp"):
         return [*size, "/tmp", "--dir", workdir]
-    return [*size, workdir, "--dir", f"{workdir}/.tmp", "--symlink", f"{workdir}/.tmp", "/tmp"]
+    # A relative link: bwrap resolves an absolute one on the grader's side while it builds
+    # the sandbox, where that folder does not exist, so nothing could be mounted under
+    # /tmp (the kernel's sockets are, in the grader's temporary folder).
+    link = os.path.relpath(f"{workdir}/.tmp", "/")
+    return [*size, workdir, "--dir", f"{workdir}/.tmp", "--symlink", link, "/tmp"]
 
 
 def bwrap_command(

@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -165,8 +167,37 @@ def test_working_folder_outside_tmp_shares_the_budget(tmp_path):
     assert " ".join(cmd).count("--tmpfs") == 3  # the budget, the sockets, /dev/shm
     assert (
         "--size 1048576 --tmpfs /srv/course/s/m --dir /srv/course/s/m/.tmp "
-        "--symlink /srv/course/s/m/.tmp /tmp" in " ".join(cmd)
+        "--symlink srv/course/s/m/.tmp /tmp" in " ".join(cmd)
     )
+
+
+def test_a_course_outside_tmp_gets_its_sockets_folder_and_tmp(tmp_path):
+    """`make grade` in a clone outside /tmp: the kernel's sockets' folder lies in the
+    grader's temporary folder under /tmp, which in the sandbox is a link into the working
+    folder's tmpfs. bwrap must mount the sockets' folder through that link (an absolute
+    link failed every kernel: "Can't mkdir parents")."""
+    from autograder.sandbox import check
+
+    runtime = tmp_path / "rt"
+    runtime.mkdir()
+    (runtime / "kernel.json").write_text("{}")
+    probe = (
+        "import pathlib, socket; pathlib.Path('/tmp/x').write_text('ok'); "
+        f"socket.socket(socket.AF_UNIX).bind('{runtime}/kernel-1'); "
+        "print(pathlib.Path('x').exists() is False, pathlib.Path('/tmp/x').read_text())"
+    )
+    cmd = bwrap_command(
+        check(),
+        str(runtime / "kernel.json"),
+        "/srv/course-outside-tmp/autograder/autograded/s/m",
+        [],
+        str(runtime),
+        2**20,
+        command=[sys.executable, "-c", probe],
+    )
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["True", "ok"]
 
 
 @pytest.mark.parametrize(
