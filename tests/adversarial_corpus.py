@@ -771,6 +771,26 @@ for stream in (sys.stdout, sys.stderr):
         os.write(fd, chunk)
 print("STDIO-PROBE " + json.dumps({"outside": outside}))
 """
+# An output rewritten in place by update_display_data, which never passed the per-cell cap.
+M5_DISPLAY_UPDATE = """
+from IPython.display import display
+
+_handle = display({"text/plain": "small"}, raw=True, display_id="grows")
+_handle.update({"text/plain": "x" * (40 * 2**20)}, raw=True)
+"""
+# Each cell just under the per-cell cap: 5000 of them (intake's limit) would be 10 GB in the
+# grading job's memory and on the grader's disk (autograded/ and feedback/).
+M5_BIG_CELL = (
+    'from IPython.display import display\n\ndisplay({"text/plain": "x" * (2**21 - 2000)}, raw=True)'
+)
+
+
+def _many_big_cells(nb, count: int = 12):
+    k = next(k for k, c in enumerate(nb.cells) if c.id == "affine_layer")
+    for _ in range(count):
+        nb.cells.insert(k + 1, nbformat.v4.new_code_cell(M5_BIG_CELL))
+
+
 P5 = PARTIAL[M5][1]
 
 FORGED_ROW = f"forger\n{M1},,,victim,,,,10.0,0.0,10.0,10.0\ngraded_victim:10"
@@ -1211,6 +1231,20 @@ CASES = [
         "writes 64 MiB to the kernel's own stdout and stderr (outside the sandbox were they "
         "the grading job's output file)",
         _simple(M5, "partial", lambda nb: _append_to(nb, "affine_layer", M5_WRITES_PAST_BUDGET)),
+        P5,
+    ),
+    Case(
+        "m5-display-update-past-cap",
+        M5,
+        "rewrites a small output in place with 40 MiB (update_display_data)",
+        _simple(M5, "partial", lambda nb: _append_to(nb, "affine_layer", M5_DISPLAY_UPDATE)),
+        P5,
+    ),
+    Case(
+        "m5-many-cells-of-output",
+        M5,
+        "adds 12 cells that each display just under the per-cell cap (24 MiB in all)",
+        _simple(M5, "partial", _many_big_cells),
         P5,
     ),
     Case(

@@ -359,6 +359,17 @@ def test_output_is_cut_while_the_cell_runs(run):
     assert "[grader] output cut at 2 MB" in path.read_text()
 
 
+def test_output_is_capped_for_the_whole_notebook_and_in_place_updates(run):
+    """What the grading job holds and writes (autograded/, feedback/) stays bounded: an
+    update of an output in place meets the cell's cap, many cells the notebook's."""
+    updated = _autograded(run, "m5-display-update-past-cap", M5)
+    assert updated.stat().st_size < 3 * 2**20, updated.stat().st_size
+    assert "[grader] output cut at 2 MB" in updated.read_text()
+    many = _autograded(run, "m5-many-cells-of-output", M5)
+    assert many.stat().st_size < 17 * 2**20, many.stat().st_size
+    assert "[grader] output dropped: the notebook's outputs passed 16 MB" in many.read_text()
+
+
 def test_memory_blowup_is_stopped(run):
     assert "MemoryError" in _autograded(run, "memory-hog", "mission2_early_stopping").read_text()
 
