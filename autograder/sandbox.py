@@ -73,6 +73,7 @@ DEFAULT_DISK_BUDGET = 512 * 2**20  # all a kernel may write; each mission's answ
 SHM_SIZE = 64 * 2**20  # /dev/shm (multiprocessing's semaphores), Docker's default size
 CHANNEL_DIR_SIZE = 2**20  # the sockets' folder: sockets take no space
 KERNEL_OUTPUT_CAP = 64 * 2**10  # the kernel's own stdout/stderr that reaches the job's log
+PARENT = os.getppid()  # the grading job that started this launcher (see die_with_parent)
 SANDBOX_UID = SANDBOX_GID = 1000  # who the kernel is inside: an ordinary user, never root
 SYSTEM_DIRS = ("/usr", "/etc", "/opt", "/sys")
 MERGED_USR_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -344,12 +345,33 @@ def forward_capped(pipe, limit: int = KERNEL_OUTPUT_CAP, to=None) -> None:
             left -= len(chunk)
 
 
+def die_with_parent(parent: int) -> bool:
+    """Have the kernel's launcher killed when the grading job that started it dies; False
+    if that job is gone already.
+
+    Why: jupyter_client starts the launcher in a session of its own, and bwrap's
+    ``--die-with-parent`` follows the launcher, not the job. A job killed from outside
+    (the out-of-memory killer, a crash) takes no kernel along: nbclient never stops it,
+    the wall clock's kill_tree no longer finds it among the job's descendants, and the
+    sandbox would run on after grading, orphaned."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: bwrap does not run there either
+    return os.getppid() == parent  # the job may have died before prctl
+
+
 def launch(argv: list[str] | None = None) -> int:
     """Kernel spec entry point: limits, bwrap, the socket links; returns bwrap's status.
 
     This process stays bwrap's parent (the process jupyter_client started and signals):
     it learns the sandbox's pid from ``--info-fd`` to link the kernel's sockets.
     """
+    if not die_with_parent(PARENT):
+        return 1
     parser = argparse.ArgumentParser(prog="python -m autograder.sandbox")
     parser.add_argument("--bwrap", required=True)
     parser.add_argument("--ro", action="append", default=[], help="extra read-only path")

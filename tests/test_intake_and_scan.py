@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -615,3 +616,32 @@ def test_names_rebound_by_instructor_cells_are_not_tampering():
     )
     assert not any("[grader-guard]" in o.get("text", "") for c in nb.cells for o in c.outputs)
     assert not any(o.output_type == "error" for o in nb.cells[3].outputs)
+
+
+def test_the_kernels_launcher_dies_with_the_job_that_started_it(tmp_path):
+    """A grading job killed from outside (out of memory) must not leave its sandboxed kernel
+    running: the launcher asks to be killed with its parent (die_with_parent)."""
+    import psutil
+
+    child = (
+        "import os, time; from autograder.sandbox import die_with_parent; "
+        "assert die_with_parent(os.getppid()); time.sleep(60)"
+    )
+    job = (
+        "import subprocess, sys, time; "
+        f"p = subprocess.Popen([sys.executable, '-c', {child!r}], start_new_session=True); "
+        "print(p.pid, flush=True); time.sleep(60)"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", job], stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
+    pid = int(parent.stdout.readline())
+    time.sleep(1)  # the child has set its death signal
+    assert psutil.pid_exists(pid)
+    parent.kill()
+    parent.wait()
+    try:
+        psutil.Process(pid).wait(timeout=10)
+    except psutil.NoSuchProcess:
+        pass
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
