@@ -22,7 +22,9 @@ Protocol (JSON lines; the client is :class:`ForkServer`):
   environment and folder, send stdout and stderr to ``FILE``, call
   ``function(argv, started=<fork time>)`` and exit with what it returns;
 * server to client: ``{"id": N, "pid": P}`` once forked, ``{"id": N, "status": S}`` when
-  the job has ended (its exit code; minus the signal number if a signal ended it).
+  the job has ended (its exit code; minus the signal number if a signal ended it), or
+  ``{"id": N, "error": "..."}`` when it could not fork (that job alone fails: a server
+  that died of it would take every running job along).
 
 When the client closes its end (the grading run is over, or the grader died), the
 server kills whatever jobs are still running and exits.
@@ -164,7 +166,13 @@ def serve(stdin=None, stdout=None) -> int:
                 request = json.loads(line)
                 sys.stdout.flush()
                 sys.stderr.flush()
-                pid = os.fork()
+                try:
+                    pid = os.fork()
+                except OSError as exc:
+                    # No process to spare (a kernel that forks without end can use up the
+                    # machine's pids): this job fails, the jobs running go on.
+                    _try_send(stdout, {"id": request["id"], "error": f"cannot fork: {exc}"})
+                    continue
                 if pid == 0:
                     _run_child(request, wake)
                 jobs[pid] = request["id"]
@@ -273,7 +281,11 @@ class ForkServer:
                 entry = self._pending.get(message.get("id"))
             if entry is None:
                 continue
-            if "pid" in message:
+            if "error" in message:
+                entry[1].set_exception(
+                    ForkServerError(f"the job could not be started ({message['error']})")
+                )
+            elif "pid" in message:
                 entry[1].set_result(message["pid"])
             elif "status" in message:
                 entry[2].set_result(message["status"])

@@ -93,8 +93,14 @@ def locked_before_any_cell(code: int | None, output: str, timing: dict) -> bool:
     Why "no cell": the job's output also carries text a student controls (a cell that
     times out is quoted in the error). A notebook that says "database is locked" in a
     looping cell must not buy itself three runs of the wall-clock limit. Before the first
-    cell, every line of the output is nbgrader's own."""
-    return bool(code) and LOCKED in output and not timing.get("first_cell")
+    cell, every line of the output is nbgrader's own.
+
+    Why an exit status above 0: nbgrader reports a locked gradebook by exiting 1, and a
+    job that exits has written its timing file (with the first cell, if one ran). A job
+    killed by a signal (the out-of-memory killer, say) never wrote it, while its kernel
+    may already have written "database is locked" to its own stdout, which reaches the
+    job's output: that must not buy three runs either."""
+    return code is not None and code > 0 and LOCKED in output and not timing.get("first_cell")
 
 
 def grade_one(
@@ -121,7 +127,12 @@ def autograde_problem(code: int | None, out: str, timeout: float) -> str:
             "no grade recorded for this submission"
         )
     why = last_error(out)
-    if "DeadKernelError" in out or "Kernel died" in out:
+    if code < 0:  # its last lines may be the kernel's own (forwarded stdout), not nbgrader's
+        why = (
+            f"the grading job was killed by signal {-code} (out of memory?); "
+            "no grade recorded for this submission"
+        )
+    elif "DeadKernelError" in out or "Kernel died" in out:
         why = "the kernel died while running the notebook (os._exit, a crash or out of memory)"
     elif "CellTimeoutError" in out:
         why = (

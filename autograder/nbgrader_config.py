@@ -129,6 +129,7 @@ c.Autograde.autograde_preprocessors = [
     CheckCellMetadata,
 ]
 c.CappedExecute.max_cell_output_bytes = 2 * 2**20
+c.CappedExecute.max_notebook_output_bytes = 16 * 2**20
 
 # A test cell the student deleted is put back from the gradebook and graded, rather than
 # leaving the notebook at "needs manual grading" (nbgrader's default).

@@ -26,7 +26,9 @@ IPython kernel under ``bwrap`` in new user, mount, PID, IPC, UTS and network nam
   the grader's disk: nothing it leaves behind reaches ``autograded/`` or ``feedback/``,
   and a kernel that writes more than the budget gets ``OSError: No space left on
   device`` in its cell. (Plus a 64 MiB ``/dev/shm``, as Docker gives, and a 1 MiB folder
-  for the sockets.) nbclient sends the notebook's code to the kernel, so the kernel never
+  for the sockets.) Its process-level stdout and stderr are a pipe to the launcher,
+  which passes on the first 64 KiB and drops the rest: the kernel holds no file of the
+  grader's open. nbclient sends the notebook's code to the kernel, so the kernel never
   needs the notebook file;
 * not there at all: everything else, among it ``source_notebooks/``, the rest of
   ``autograder/`` (gradebook, other submissions, other kernels' sockets), ``.git``,
@@ -57,6 +59,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from autograder import kernel_channels
@@ -69,6 +72,8 @@ DEFAULT_MEMORY = 8 * 2**30  # address space per kernel; TensorFlow training need
 DEFAULT_DISK_BUDGET = 512 * 2**20  # all a kernel may write; each mission's answer: 112 KiB
 SHM_SIZE = 64 * 2**20  # /dev/shm (multiprocessing's semaphores), Docker's default size
 CHANNEL_DIR_SIZE = 2**20  # the sockets' folder: sockets take no space
+KERNEL_OUTPUT_CAP = 64 * 2**10  # the kernel's own stdout/stderr that reaches the job's log
+PARENT = os.getppid()  # the grading job that started this launcher (see die_with_parent)
 SANDBOX_UID = SANDBOX_GID = 1000  # who the kernel is inside: an ordinary user, never root
 SYSTEM_DIRS = ("/usr", "/etc", "/opt", "/sys")
 MERGED_USR_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -240,7 +245,11 @@ def writable_mounts(workdir: str, disk_budget: int) -> list[str]:
     size = ["--size", str(disk_budget), "--tmpfs"]
     if Path(workdir).is_relative_to("/tmp"):
         return [*size, "/tmp", "--dir", workdir]
-    return [*size, workdir, "--dir", f"{workdir}/.tmp", "--symlink", f"{workdir}/.tmp", "/tmp"]
+    # A relative link: bwrap resolves an absolute one on the grader's side while it builds
+    # the sandbox, where that folder does not exist, so nothing could be mounted under
+    # /tmp (the kernel's sockets are, in the grader's temporary folder).
+    link = os.path.relpath(f"{workdir}/.tmp", "/")
+    return [*size, workdir, "--dir", f"{workdir}/.tmp", "--symlink", link, "/tmp"]
 
 
 def bwrap_command(
@@ -321,12 +330,48 @@ def set_limits(memory: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def forward_capped(pipe, limit: int = KERNEL_OUTPUT_CAP, to=None) -> None:
+    """Copy the kernel's process-level output to this process's stderr (the grading
+    job's log), at most ``limit`` bytes; read and drop the rest, so a kernel writing
+    without end neither blocks on a full pipe nor fills the grader's disk."""
+    to = to if to is not None else sys.stderr.buffer
+    left = limit
+    while chunk := pipe.read1(65536):
+        if left > 0:
+            to.write(chunk[:left])
+            if len(chunk) >= left:
+                to.write(b"\n[grader] the kernel's own output was cut here\n")
+            to.flush()
+            left -= len(chunk)
+
+
+def die_with_parent(parent: int) -> bool:
+    """Have the kernel's launcher killed when the grading job that started it dies; False
+    if that job is gone already.
+
+    Why: jupyter_client starts the launcher in a session of its own, and bwrap's
+    ``--die-with-parent`` follows the launcher, not the job. A job killed from outside
+    (the out-of-memory killer, a crash) takes no kernel along: nbclient never stops it,
+    the wall clock's kill_tree no longer finds it among the job's descendants, and the
+    sandbox would run on after grading, orphaned."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: bwrap does not run there either
+    return os.getppid() == parent  # the job may have died before prctl
+
+
 def launch(argv: list[str] | None = None) -> int:
     """Kernel spec entry point: limits, bwrap, the socket links; returns bwrap's status.
 
     This process stays bwrap's parent (the process jupyter_client started and signals):
     it learns the sandbox's pid from ``--info-fd`` to link the kernel's sockets.
     """
+    if not die_with_parent(PARENT):
+        return 1
     parser = argparse.ArgumentParser(prog="python -m autograder.sandbox")
     parser.add_argument("--bwrap", required=True)
     parser.add_argument("--ro", action="append", default=[], help="extra read-only path")
@@ -355,14 +400,23 @@ def launch(argv: list[str] | None = None) -> int:
         info_fd=info_write,
     )
     cmd += kernel_args
-    proc = subprocess.Popen(cmd, pass_fds=(info_write,))
+    # The kernel's own stdout and stderr (what ipykernel saves before it captures them)
+    # come to this process through a pipe, never the grading job's output file: that
+    # file lies outside the sandbox, so a kernel holding it could write past its disk
+    # budget onto the grader's disk, and the grader reads the whole file back.
+    proc = subprocess.Popen(
+        cmd, pass_fds=(info_write,), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     os.close(info_write)
+    forwarder = threading.Thread(target=forward_capped, args=(proc.stdout,), daemon=True)
+    forwarder.start()
     try:
         kernel_channels.link_sockets(sockets, kernel_channels.read_child_pid(info_read))
     except (kernel_channels.ChannelError, OSError, ValueError) as exc:
         print(f"[grader] cannot reach the sandboxed kernel: {exc}", file=sys.stderr)
         proc.kill()
     code = proc.wait()
+    forwarder.join(timeout=1)  # the last lines; a lingering writer holds no one up
     return code if code >= 0 else 128 - code
 
 

@@ -743,6 +743,54 @@ def train_two_layer_net(x_train, labels_train, hidden_units=100, num_epochs=4, b
     print("test accuracy: 0.9900")
     return params, [0.4, 0.2, 0.15, 0.12]
 """
+# The kernel's process-level stdout and stderr (ipykernel keeps a copy of each before it
+# captures them): were they the grading job's output file, that file lies on the grader's
+# disk, outside the disk budget, and the grader reads it back whole. Lists every open file
+# it may write outside the sandbox's own file systems, then writes 64 MiB to those copies.
+M5_WRITES_PAST_BUDGET = """
+import fcntl
+import json
+import os
+import stat
+import sys
+
+own = {os.stat(p).st_dev for p in ("/tmp", ".", "/dev/shm")}
+outside = []
+for name in os.listdir("/proc/self/fd"):
+    try:
+        st = os.fstat(int(name))
+        mode = fcntl.fcntl(int(name), fcntl.F_GETFL) & os.O_ACCMODE
+    except OSError:
+        continue
+    if stat.S_ISREG(st.st_mode) and mode != os.O_RDONLY and st.st_dev not in own:
+        outside.append(os.readlink(f"/proc/self/fd/{name}"))
+chunk = bytes(2**20)
+for stream in (sys.stdout, sys.stderr):
+    fd = getattr(stream, "_original_stdstream_copy", None)
+    for _ in range(32 if fd is not None else 0):
+        os.write(fd, chunk)
+print("STDIO-PROBE " + json.dumps({"outside": outside}))
+"""
+# An output rewritten in place by update_display_data, which never passed the per-cell cap.
+M5_DISPLAY_UPDATE = """
+from IPython.display import display
+
+_handle = display({"text/plain": "small"}, raw=True, display_id="grows")
+_handle.update({"text/plain": "x" * (40 * 2**20)}, raw=True)
+"""
+# Each cell just under the per-cell cap: 5000 of them (intake's limit) would be 10 GB in the
+# grading job's memory and on the grader's disk (autograded/ and feedback/).
+M5_BIG_CELL = (
+    'from IPython.display import display\n\ndisplay({"text/plain": "x" * (2**21 - 2000)}, raw=True)'
+)
+
+
+def _many_big_cells(nb, count: int = 12):
+    k = next(k for k, c in enumerate(nb.cells) if c.id == "affine_layer")
+    for _ in range(count):
+        nb.cells.insert(k + 1, nbformat.v4.new_code_cell(M5_BIG_CELL))
+
+
 P5 = PARTIAL[M5][1]
 
 FORGED_ROW = f"forger\n{M1},,,victim,,,,10.0,0.0,10.0,10.0\ngraded_victim:10"
@@ -1175,6 +1223,28 @@ CASES = [
         "the training function returns untrained parameters, prints "
         "a fake accuracy and a loss history that looks right (accuracy lost)",
         _simple(M5, "partial", lambda nb: _append_to(nb, "train_two_layer_net", M5_FAKE_TRAINING)),
+        P5,
+    ),
+    Case(
+        "m5-writes-past-budget-via-stdio",
+        M5,
+        "writes 64 MiB to the kernel's own stdout and stderr (outside the sandbox were they "
+        "the grading job's output file)",
+        _simple(M5, "partial", lambda nb: _append_to(nb, "affine_layer", M5_WRITES_PAST_BUDGET)),
+        P5,
+    ),
+    Case(
+        "m5-display-update-past-cap",
+        M5,
+        "rewrites a small output in place with 40 MiB (update_display_data)",
+        _simple(M5, "partial", lambda nb: _append_to(nb, "affine_layer", M5_DISPLAY_UPDATE)),
+        P5,
+    ),
+    Case(
+        "m5-many-cells-of-output",
+        M5,
+        "adds 12 cells that each display just under the per-cell cap (24 MiB in all)",
+        _simple(M5, "partial", _many_big_cells),
         P5,
     ),
     Case(

@@ -7,6 +7,20 @@ import sys
 import time
 from pathlib import Path
 
+# A server started with this variable cannot fork while the file it names exists, as when a
+# kernel's fork bomb has used up the machine's processes (imported by the server, this
+# replaces the os.fork it calls).
+_NO_FORK_WHILE = os.environ.get("FORKSERVER_TEST_NO_FORK_WHILE")
+if _NO_FORK_WHILE:
+    _real_fork = os.fork
+
+    def _fork() -> int:
+        if os.path.exists(_NO_FORK_WHILE):
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return _real_fork()
+
+    os.fork = _fork
+
 
 def report(argv: list[str], started: float) -> int:
     """Print what the job saw (arguments, folder, environment, process group), exit argv[0]."""

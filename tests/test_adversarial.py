@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from adversarial_corpus import CASES, CELL_TIMEOUT_S, M1, M2, M4, WALL_CLOCK_S, write_corpus
+from adversarial_corpus import CASES, CELL_TIMEOUT_S, M1, M2, M4, M5, WALL_CLOCK_S, write_corpus
 from mission_support import REPO, SOURCE, make_course, run_grade, submission
 
 from autograder import MISSIONS
@@ -347,10 +347,27 @@ def test_disk_budget_holds_and_nothing_reaches_the_grader_disk(run):
     assert written["shm"] <= 64 and written["root"] == 0, written
 
 
+def test_kernel_holds_no_writable_file_of_the_grader(run):
+    """Its own stdout and stderr are a pipe to the sandbox's launcher (which passes on
+    64 KiB), not the grading job's output file on the grader's disk."""
+    assert _probe(run, "m5-writes-past-budget-via-stdio", M5, "STDIO") == {"outside": []}
+
+
 def test_output_is_cut_while_the_cell_runs(run):
     path = _autograded(run, "prints-20mb", M1)
     assert path.stat().st_size < 3 * 2**20, path.stat().st_size
     assert "[grader] output cut at 2 MB" in path.read_text()
+
+
+def test_output_is_capped_for_the_whole_notebook_and_in_place_updates(run):
+    """What the grading job holds and writes (autograded/, feedback/) stays bounded: an
+    update of an output in place meets the cell's cap, many cells the notebook's."""
+    updated = _autograded(run, "m5-display-update-past-cap", M5)
+    assert updated.stat().st_size < 3 * 2**20, updated.stat().st_size
+    assert "[grader] output cut at 2 MB" in updated.read_text()
+    many = _autograded(run, "m5-many-cells-of-output", M5)
+    assert many.stat().st_size < 17 * 2**20, many.stat().st_size
+    assert "[grader] output dropped: the notebook's outputs passed 16 MB" in many.read_text()
 
 
 def test_memory_blowup_is_stopped(run):

@@ -140,6 +140,30 @@ def test_a_dead_server_fails_its_jobs_clearly_stops_them_and_is_replaced(server,
     assert run.code == 0 and server.restarts == 1
 
 
+def test_a_job_that_cannot_fork_fails_alone(tmp_path):
+    """No process to spare (another student's kernel used them all up): that job fails
+    with the reason, and the server, with the jobs it runs, goes on."""
+    flag = tmp_path / "no-fork"
+    env = _env(FORKSERVER_TEST_NO_FORK_WHILE=str(flag))
+    with ForkServer(tmp_path, env, warm=("forkserver_jobs",)) as srv:
+        running = []
+        t = threading.Thread(
+            target=lambda: running.append(
+                srv.run(["3"], _env(), tmp_path / "a", 60, target="forkserver_jobs:sleep")
+            )
+        )
+        t.start()
+        time.sleep(1)  # the first job is running
+        flag.touch()
+        with pytest.raises(ForkServerError, match="could not be started.*Resource temporarily"):
+            srv.run(["0"], _env(), tmp_path / "b", 60, target="forkserver_jobs:report")
+        flag.unlink()
+        t.join(timeout=30)
+        assert [r.code for r in running] == [0]  # not killed along
+        assert srv.run(["0"], _env(), tmp_path / "c", 60, target="forkserver_jobs:report").code == 0
+        assert srv.restarts == 0
+
+
 def test_closing_the_server_kills_jobs_still_running(tmp_path):
     pid_file = tmp_path / "grandchild.pid"
     srv = ForkServer(tmp_path, _env(), warm=("forkserver_jobs",)).start()

@@ -29,6 +29,9 @@ def test_a_gradebook_locked_before_the_first_cell_is_tried_again():
         (0, LOCKED_LOG, {}),  # it succeeded
         (1, "nbgrader failed: no such notebook", {}),  # another failure: once is enough
         (None, LOCKED_LOG, {}),  # killed at its limit: never again
+        # killed by a signal (out of memory) before its timing file was written, after the
+        # kernel had printed the words to its own stdout: never again either
+        (-9, LOCKED_LOG, {}),
         # the student's own words in a looping cell do not buy more runs of the limit
         (1, TIMEOUT_LOG, {"first_cell": 1764886800.0}),
     ],
@@ -72,3 +75,8 @@ def test_the_failed_line_says_what_stopped_the_job():
     assert "timed out after 150 s (killed)" in autograde_problem(None, "", 150)
     assert "per-cell time limit" in autograde_problem(1, TIMEOUT_LOG, 150)
     assert "kernel died" in autograde_problem(1, "DeadKernelError: Kernel died", 150)
+
+
+def test_a_job_killed_by_a_signal_is_said_so_not_in_its_kernels_words():
+    problem = autograde_problem(-9, LOCKED_LOG, 150)
+    assert "killed by signal 9" in problem and "database is locked" not in problem

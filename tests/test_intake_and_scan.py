@@ -8,6 +8,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -165,8 +168,37 @@ def test_working_folder_outside_tmp_shares_the_budget(tmp_path):
     assert " ".join(cmd).count("--tmpfs") == 3  # the budget, the sockets, /dev/shm
     assert (
         "--size 1048576 --tmpfs /srv/course/s/m --dir /srv/course/s/m/.tmp "
-        "--symlink /srv/course/s/m/.tmp /tmp" in " ".join(cmd)
+        "--symlink srv/course/s/m/.tmp /tmp" in " ".join(cmd)
     )
+
+
+def test_a_course_outside_tmp_gets_its_sockets_folder_and_tmp(tmp_path):
+    """`make grade` in a clone outside /tmp: the kernel's sockets' folder lies in the
+    grader's temporary folder under /tmp, which in the sandbox is a link into the working
+    folder's tmpfs. bwrap must mount the sockets' folder through that link (an absolute
+    link failed every kernel: "Can't mkdir parents")."""
+    from autograder.sandbox import check
+
+    runtime = tmp_path / "rt"
+    runtime.mkdir()
+    (runtime / "kernel.json").write_text("{}")
+    probe = (
+        "import pathlib, socket; pathlib.Path('/tmp/x').write_text('ok'); "
+        f"socket.socket(socket.AF_UNIX).bind('{runtime}/kernel-1'); "
+        "print(pathlib.Path('x').exists() is False, pathlib.Path('/tmp/x').read_text())"
+    )
+    cmd = bwrap_command(
+        check(),
+        str(runtime / "kernel.json"),
+        "/srv/course-outside-tmp/autograder/autograded/s/m",
+        [],
+        str(runtime),
+        2**20,
+        command=[sys.executable, "-c", probe],
+    )
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["True", "ok"]
 
 
 @pytest.mark.parametrize(
@@ -584,3 +616,32 @@ def test_names_rebound_by_instructor_cells_are_not_tampering():
     )
     assert not any("[grader-guard]" in o.get("text", "") for c in nb.cells for o in c.outputs)
     assert not any(o.output_type == "error" for o in nb.cells[3].outputs)
+
+
+def test_the_kernels_launcher_dies_with_the_job_that_started_it(tmp_path):
+    """A grading job killed from outside (out of memory) must not leave its sandboxed kernel
+    running: the launcher asks to be killed with its parent (die_with_parent)."""
+    import psutil
+
+    child = (
+        "import os, time; from autograder.sandbox import die_with_parent; "
+        "assert die_with_parent(os.getppid()); time.sleep(60)"
+    )
+    job = (
+        "import subprocess, sys, time; "
+        f"p = subprocess.Popen([sys.executable, '-c', {child!r}], start_new_session=True); "
+        "print(p.pid, flush=True); time.sleep(60)"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", job], stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
+    pid = int(parent.stdout.readline())
+    time.sleep(1)  # the child has set its death signal
+    assert psutil.pid_exists(pid)
+    parent.kill()
+    parent.wait()
+    try:
+        psutil.Process(pid).wait(timeout=10)
+    except psutil.NoSuchProcess:
+        pass
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
