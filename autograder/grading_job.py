@@ -180,6 +180,31 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
+def flag_after_failed_job(
+    course: CourseLayout, student: str, mission: str, problems: list[str]
+) -> list[str]:
+    """The flags of a submission whose job failed after its cells ran; a flagged one's
+    automatic points are set to 0 pending review here, in the grader.
+
+    Why: nbgrader saves the scores before the job applies the flags. A job killed in
+    between (at the wall clock, by the out-of-memory killer) would leave a flagged
+    notebook's points in the gradebook and in grades.csv. Nothing is cleared here: what
+    the gradebook holds after a failed job is not a clean grade."""
+    from autograder.nbgrader_job import find_flags
+
+    try:
+        flags = find_flags(course.root, mission, student)
+    except Exception as exc:  # noqa: BLE001 - an unreadable notebook, say
+        problems.append(f"flags not checked after the failure ({type(exc).__name__})")
+        return []
+    if flags:
+        try:
+            gbk.zero_pending_review(course.db_url, student, mission, flags)
+        except Exception:  # noqa: BLE001, S110 - not in the gradebook: no points to take away
+            pass
+    return flags
+
+
 def _grade_one(
     course: CourseLayout, taken: Outcome, settings: Settings, server: ForkServer
 ) -> Outcome:
@@ -211,6 +236,8 @@ def _grade_one(
     score = None
     if run.code != 0:
         problems.append(autograde_problem(run.code, run.output, settings.timeout))
+        if timing.get("first_cell"):
+            flags = flag_after_failed_job(course, student, mission, problems)
     elif "flag_error" in result or "flags_and_gradebook" not in result:
         problems.append(f"no score in the gradebook: {result.get('flag_error', 'no result')}")
     else:

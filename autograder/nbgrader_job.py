@@ -98,15 +98,27 @@ def guard_findings(path: Path) -> list[str]:
     return found
 
 
+def find_flags(root: Path, mission: str, student: str) -> list[str]:
+    """Why the submission must wait for review: the scan of the submitted notebook and the
+    kernel guard's notices in the autograded one (when it was written)."""
+    from autograder.layout import CourseLayout
+    from autograder.scan import scan_notebook
+
+    course = CourseLayout.at(root)
+    flags = scan_notebook(course.submitted_notebook(student, mission))
+    autograded = course.autograded_notebook(student, mission)
+    if autograded.exists():
+        flags += guard_findings(autograded)
+    return flags
+
+
 def flag(mission: str, student: str) -> tuple[list[str], bool]:
     """(flags, whether an earlier flag's overrides were removed); the gradebook updated."""
     from autograder import gradebook
     from autograder.layout import CourseLayout
-    from autograder.scan import scan_notebook
 
     course = CourseLayout.at(Path.cwd())
-    flags = scan_notebook(course.submitted_notebook(student, mission))
-    flags += guard_findings(course.autograded_notebook(student, mission))
+    flags = find_flags(course.root, mission, student)
     if flags:
         gradebook.zero_pending_review(course.db_url, student, mission, flags)
         return flags, False

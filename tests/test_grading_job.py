@@ -1,6 +1,10 @@
 """One submission's job as autograder/grading_job.py reads it: when a failed job runs again,
 and how its wall time splits into make bench's phases."""
 
+import json
+from pathlib import Path
+
+import nbformat
 import pytest
 
 from autograder.grading_job import autograde_problem, job_phases, locked_before_any_cell
@@ -80,3 +84,56 @@ def test_the_failed_line_says_what_stopped_the_job():
 def test_a_job_killed_by_a_signal_is_said_so_not_in_its_kernels_words():
     problem = autograde_problem(-9, LOCKED_LOG, 150)
     assert "killed by signal 9" in problem and "database is locked" not in problem
+
+
+class _KilledJob:
+    """A job server whose job ran cells, then was killed at its limit (or not: no cell)."""
+
+    def __init__(self, cells_ran: bool):
+        self.cells_ran = cells_ran
+
+    def run(self, argv, env, output, timeout):
+        from autograder.guarded_execute import PHASES_ENV
+        from autograder.nbgrader_run import Run
+
+        if self.cells_ran:
+            Path(env[PHASES_ENV]).write_text(json.dumps({"first_cell": 1.0}))
+        return Run(None, "", 1.0)
+
+
+def _flagged_submission(root: Path, student: str, mission: str) -> None:
+    """A submitted notebook whose answer cell calls exec (the scan flags it)."""
+    from autograder.layout import CourseLayout
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("exec('answer = 42')")
+    cell.metadata["nbgrader"] = {"solution": True, "grade": False, "grade_id": "answer"}
+    nb.cells.append(cell)
+    path = CourseLayout(root).submitted_notebook(student, mission)
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, path)
+
+
+@pytest.mark.parametrize("cells_ran", [True, False])
+def test_a_flagged_notebook_whose_job_was_killed_keeps_no_points(tmp_path, monkeypatch, cells_ran):
+    """nbgrader saves scores before the job applies the flags: a job killed in between must
+    not leave a flagged notebook's points standing (the grader zeroes them itself)."""
+    from autograder import gradebook, grading_job
+    from autograder.layout import CourseLayout
+
+    zeroed = []
+    monkeypatch.setattr(
+        gradebook, "zero_pending_review", lambda db, s, m, flags: zeroed.append((s, m, flags))
+    )
+    mission = "mission5_backprop_numpy"
+    _flagged_submission(tmp_path, "ana", mission)
+    taken = grading_job.Outcome("ana", mission, taken_in=True)
+    outcome = grading_job._grade_one(
+        CourseLayout(tmp_path), taken, grading_job.Settings(timeout=5), _KilledJob(cells_ran)
+    )
+    assert not outcome.graded and "timed out after 5 s" in outcome.problems[0]
+    if cells_ran:
+        assert outcome.flags and "exec" in outcome.flags[0]
+        assert zeroed == [("ana", mission, list(outcome.flags))]
+    else:  # no cell ran: nbgrader saved nothing of this run, nothing to take away
+        assert outcome.flags == () and zeroed == []
