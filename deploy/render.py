@@ -31,7 +31,7 @@ from pathlib import Path
 TEMPLATE = Path(__file__).with_name("grading-job.yaml")
 # The most memory a graded kernel (with its sandbox launcher) was measured to hold: 1,741 MiB
 # (mission 3's reference answer, tools/kernel_memory.py on a loaded machine; make bench's
-# kernel_peak_mib of 2026-12-04 gives 1,200-1,370 MiB for the five missions), plus the job's
+# kernel_peak_mib of 2026-12-04 gives 1,070-1,370 MiB for the five missions), plus the job's
 # own process (about 300 MiB, most of it shared with the job server it was forked from) and
 # a fifth for answers that use more than the reference: per grading job, MiB.
 KERNEL_PEAK_MIB = 1741
