@@ -234,6 +234,9 @@ def test_interrupting_make_grade_stops_its_jobs_and_says_what_happened(tmp_path)
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As at a terminal: a shell runs a background job (CI's, say) with SIGINT ignored,
+        # and Python then never turns SIGINT into KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         kernel = None
