@@ -96,17 +96,11 @@ class CappedExecute(Execute):
         if self._cell_bytes > self.max_cell_output_bytes:
             self._cell_capped = True
             limit_mb = self.max_cell_output_bytes / 2**20
-            # First, not last: nbgrader's LimitOutput later keeps only a cell's first lines.
-            outs.insert(
-                0,
-                new_output(
-                    "stream",
-                    name="stderr",
-                    text=(
-                        f"[grader] output cut at {limit_mb:g} MB: this cell printed too much, "
-                        "so it was interrupted.\n"
-                    ),
-                ),
+            _notice(
+                outs,
+                "stderr",
+                f"[grader] output cut at {limit_mb:g} MB: this cell printed too much, "
+                "so it was interrupted.\n",
             )
             self.log.warning(
                 "cell %s printed over %s bytes: interrupting it",
@@ -123,16 +117,17 @@ class CappedExecute(Execute):
             if not getattr(self, "_cell_dropped", False):
                 self._cell_dropped = True
                 limit_mb = self.max_notebook_output_bytes / 2**20
-                outs.insert(
-                    0,
-                    new_output(
-                        "stream",
-                        name="stdout",
-                        text=(
-                            f"[grader] output dropped: the notebook's outputs passed "
-                            f"{limit_mb:g} MB in all.\n"
-                        ),
-                    ),
+                _notice(
+                    outs,
+                    "stdout",
+                    f"[grader] output dropped: the notebook's outputs passed {limit_mb:g} MB "
+                    "in all.\n",
                 )
             return False
         return True
+
+
+def _notice(outs, stream: str, text: str) -> None:
+    """The grader's one line about a cap, put first among the cell's outputs: nbgrader's
+    LimitOutput later keeps only a cell's first lines, so a line at the end could go."""
+    outs.insert(0, new_output("stream", name=stream, text=text))
